@@ -1,0 +1,186 @@
+"""The message record, its status history, and message ids.
+
+A ``Message`` is created when a submit_sm (or data_sm, or an HTTP submission) is accepted and
+lives until it is final and its retention has passed. Everything about what the ESME sent is
+fixed at creation; only the status, its history and the done time change, and attrs enforces
+that per field, so a stray assignment to, say, ``destination`` fails loudly.
+
+Times are simulation epoch seconds (see ``smscd.clock``), never real monotonic time, because
+they end up in receipts and query_sm answers.
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs import setters
+
+from smscd.smpp.constants import MessageState
+from smscd.status import Code, StatusCode, is_final, lookup
+
+__all__ = ["Address", "Message", "MessageIdGenerator", "StatusEvent"]
+
+# Fields the ESME's submission fixed; they must never change after acceptance.
+_fixed = setters.frozen
+
+
+@attrs.frozen
+class Address:
+    """An SMPP address: type of number, numbering plan indicator, and the digits or text.
+
+    Attributes:
+        ton: type of number (SMPP 3.4 §5.2.5), e.g. 1 international, 5 alphanumeric.
+        npi: numbering plan indicator (§5.2.6), e.g. 1 ISDN E.163/E.164.
+        addr: the address as sent, e.g. ``46712345678`` or ``Shop``.
+    """
+
+    ton: int
+    npi: int
+    addr: str
+
+
+@attrs.frozen
+class StatusEvent:
+    """One step of a message's history: operator ``code`` reached at simulation time ``at``."""
+
+    code: int
+    at: float
+
+
+@attrs.define(kw_only=True)
+class Message:
+    """A message accepted from an ESME, with its status history.
+
+    Attributes:
+        message_id: the id returned in submit_sm_resp; decimal, see ``MessageIdGenerator``.
+        system_id: the account that submitted it.
+        source: source address as submitted.
+        destination: destination address as submitted.
+        data_coding: the submitted data_coding.
+        esm_class: the submitted esm_class.
+        registered_delivery: the submitted registered_delivery.
+        protocol_id: the submitted protocol_id.
+        priority_flag: the submitted priority_flag.
+        payload: short_message or message_payload as received, without the UDH.
+        text: the decoded text, or None for binary data codings.
+        parts: how many SMS segments the message takes (1 for a single-part message).
+        submit_time: acceptance time (simulation epoch seconds).
+        validity_deadline: when undelivered messages expire, or None for the carrier default.
+        scheduled_time: earliest delivery time, or None for immediate delivery.
+        status: the current operator code (``smscd.status``).
+        history: every status reached, oldest first; starts with ``status`` at ``submit_time``.
+        done_time: when the message became final, or None while it is not.
+    """
+
+    message_id: str = attrs.field(on_setattr=_fixed)
+    system_id: str = attrs.field(on_setattr=_fixed)
+    source: Address = attrs.field(on_setattr=_fixed)
+    destination: Address = attrs.field(on_setattr=_fixed)
+    # payload, text and registered_delivery are what replace_sm may change while queued.
+    payload: bytes
+    submit_time: float = attrs.field(on_setattr=_fixed)
+    data_coding: int = attrs.field(default=0, on_setattr=_fixed)
+    esm_class: int = attrs.field(default=0, on_setattr=_fixed)
+    registered_delivery: int = 0
+    protocol_id: int = attrs.field(default=0, on_setattr=_fixed)
+    priority_flag: int = attrs.field(default=0, on_setattr=_fixed)
+    text: str | None = None
+    parts: int = attrs.field(default=1, on_setattr=_fixed)
+    validity_deadline: float | None = attrs.field(default=None, on_setattr=_fixed)
+    scheduled_time: float | None = attrs.field(default=None, on_setattr=_fixed)
+    status: int = int(Code.ACCEPTED)
+    history: list[StatusEvent] = attrs.field(factory=list)
+    done_time: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        # Validate the starting status now rather than at the first query_sm.
+        row = lookup(self.status)
+        # A new message's history starts with its acceptance; a store restoring a message
+        # passes the full history and it is kept as given.
+        if not self.history:
+            self.history.append(StatusEvent(self.status, self.submit_time))
+        if row.final and self.done_time is None:
+            self.done_time = self.history[-1].at
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the message has reached a final status (2xx, 4xx, 5xx)."""
+        return is_final(self.status)
+
+    @property
+    def status_code(self) -> StatusCode:
+        """The table row of the current status."""
+        return lookup(self.status)
+
+    @property
+    def message_state(self) -> MessageState:
+        """The SMPP 3.4 message_state of the current status, for query_sm and receipts."""
+        return lookup(self.status).message_state
+
+    def record(self, code: int, at: float) -> None:
+        """Appends a status to the history and makes it current.
+
+        Args:
+            code: an operator status code.
+            at: simulation epoch seconds when it was reached.
+
+        Raises:
+            KeyError: when ``code`` is not an operator code.
+            ValueError: when the message is already final. A final status is what the ESME
+                was told in its receipt; changing it afterwards would make query_sm contradict
+                the receipt, so the caller must decide first (e.g. cancel_sm on a delivered
+                message is ESME_RCANCELFAIL).
+        """
+        row = lookup(code)
+        code = int(code)  # a Code member would serialise as its name in some encoders
+        if self.is_final:
+            raise ValueError(
+                f"message {self.message_id} is final ({self.status}); cannot record {code}"
+            )
+        self.history.append(StatusEvent(code, at))
+        self.status = code
+        if row.final:
+            self.done_time = at
+
+
+class MessageIdGenerator:
+    """Issues message ids: decimal strings, unique, increasing, never reused across restarts.
+
+    The daemon seeds ``start`` with the wall clock in microseconds since the epoch at start-up
+    (about 1.7e15 today, 16 digits; SMPP allows 64). Ids issued by one run are ``start``,
+    ``start + 1``, ...; a run that lasts T microseconds and issues N ids ends below
+    ``start + N``. The next run starts at its own wall-clock microsecond, which is later than
+    ``start + T``, so the two ranges cannot overlap as long as N < T: fewer than one id per
+    microsecond on average, i.e. under a million messages per second sustained, far above
+    what one process handles. The remaining risk is the wall clock stepping backwards between
+    runs; a durable store closes it by calling ``ensure_above`` with its high-water mark.
+
+    Ids are plain decimal without leading zeros so that clients that convert an id to an
+    integer and back (many do, to store it) get the identical string, and the id in the
+    receipt matches the id in submit_sm_resp byte for byte.
+
+    Raises:
+        ValueError: when ``start`` is negative.
+    """
+
+    __slots__ = ("_next",)
+
+    def __init__(self, start: int) -> None:
+        if start < 0:
+            raise ValueError(f"message id start must be >= 0, got {start}")
+        self._next = start
+
+    def next(self) -> str:
+        """Returns a new id, greater than every id issued before."""
+        value = self._next
+        self._next = value + 1
+        return str(value)
+
+    def ensure_above(self, n: int) -> None:
+        """Makes every later id greater than ``n`` (a restored high-water mark)."""
+        if n >= self._next:
+            self._next = n + 1
+
+    @property
+    def high_water(self) -> int:
+        """The largest id issued so far (``start - 1`` before the first), for persisting."""
+        return self._next - 1

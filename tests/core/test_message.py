@@ -1,0 +1,131 @@
+"""Message record, its history, and the id generator."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from smscd.message import Address, Message, MessageIdGenerator, StatusEvent
+from smscd.smpp.constants import MessageState
+from smscd.status import Code
+
+T0 = 1_700_000_000.0
+
+
+def make_message(**overrides: object) -> Message:
+    values: dict[str, object] = {
+        "message_id": "1700000000000000",
+        "system_id": "smppclient1",
+        "source": Address(5, 0, "Shop"),
+        "destination": Address(1, 1, "46712345678"),
+        "payload": b"Hello",
+        "text": "Hello",
+        "submit_time": T0,
+    }
+    values.update(overrides)
+    return Message(**values)  # type: ignore[arg-type]
+
+
+def test_new_message_starts_accepted_with_history() -> None:
+    message = make_message()
+    assert message.status == 101
+    assert type(message.status) is int
+    assert message.history == [StatusEvent(101, T0)]
+    assert message.done_time is None
+    assert not message.is_final
+    assert message.message_state is MessageState.ENROUTE
+    assert message.parts == 1
+    assert message.validity_deadline is None
+
+
+def test_record_intermediate_then_final() -> None:
+    message = make_message()
+    message.record(Code.DELIVERED_TO_GSM, T0 + 0.05)
+    assert message.status == 113
+    assert message.done_time is None
+    message.record(201, T0 + 0.1)
+    assert message.status == 201
+    assert message.is_final
+    assert message.done_time == T0 + 0.1
+    assert message.message_state is MessageState.DELIVERED
+    assert message.status_code.stat == "DELIVRD"
+    assert [e.code for e in message.history] == [101, 113, 201]
+
+
+def test_final_is_final() -> None:
+    message = make_message()
+    message.record(202, T0 + 72 * 3600)
+    with pytest.raises(ValueError, match="final"):
+        message.record(201, T0 + 72 * 3600 + 1)
+    assert message.status == 202
+    assert len(message.history) == 2
+
+
+def test_unknown_codes_rejected() -> None:
+    message = make_message()
+    with pytest.raises(KeyError):
+        message.record(299, T0)
+    assert message.history == [StatusEvent(101, T0)]
+    with pytest.raises(KeyError):
+        make_message(status=42)
+
+
+def test_submission_fields_cannot_change() -> None:
+    message = make_message()
+    with pytest.raises(attrs.exceptions.FrozenAttributeError):
+        message.destination = Address(1, 1, "46700000000")
+    with pytest.raises(attrs.exceptions.FrozenAttributeError):
+        message.message_id = "2"
+
+
+def test_restored_message_keeps_its_history() -> None:
+    history = [StatusEvent(101, T0), StatusEvent(113, T0 + 1), StatusEvent(514, T0 + 9)]
+    message = make_message(status=514, history=list(history))
+    assert message.history == history
+    assert message.done_time == T0 + 9
+    assert message.is_final
+
+
+def test_address_is_frozen_and_hashable() -> None:
+    a = Address(1, 1, "46712345678")
+    assert a == Address(1, 1, "46712345678")
+    assert len({a, Address(1, 1, "46712345678")}) == 1
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        a.addr = "x"  # type: ignore[misc]
+
+
+def test_ids_are_decimal_increasing_unique() -> None:
+    gen = MessageIdGenerator(1_700_000_000_000_000)
+    ids = [gen.next() for _ in range(1000)]
+    assert ids[0] == "1700000000000000"
+    assert len(set(ids)) == 1000
+    numbers = [int(i) for i in ids]
+    assert numbers == sorted(numbers)
+    # Clients that store the id as an integer get the same string back.
+    assert all(str(int(i)) == i for i in ids)
+    assert gen.high_water == numbers[-1]
+
+
+def test_ids_without_leading_zeros_even_from_zero() -> None:
+    gen = MessageIdGenerator(0)
+    assert [gen.next() for _ in range(3)] == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="start"):
+        MessageIdGenerator(-1)
+
+
+def test_ensure_above_restores_high_water_mark() -> None:
+    gen = MessageIdGenerator(100)
+    assert gen.high_water == 99
+    gen.ensure_above(5000)
+    assert gen.next() == "5001"
+    gen.ensure_above(10)  # lower marks never move the counter back
+    assert gen.next() == "5002"
+
+
+def test_restart_after_one_microsecond_cannot_collide() -> None:
+    # A run started at wall-clock microsecond S that issues fewer ids than microseconds it
+    # lives ends below the next run's start.
+    first = MessageIdGenerator(1_000_000)
+    issued = {first.next() for _ in range(500)}  # 500 ids over a 501 µs life
+    second = MessageIdGenerator(1_000_000 + 501)
+    assert issued.isdisjoint({second.next() for _ in range(500)})
