@@ -1,0 +1,3 @@
+from smscd.cli import main
+
+main()

@@ -1,0 +1,37 @@
+"""The Carrier seam: where the router hands accepted messages, and how status comes back.
+
+A carrier owns the journey of a message after acceptance (queues, retries, handsets,
+an upstream SMSC) and reports each operator status code it reaches to a `StatusSink`.
+The router is the sink; carriers never touch sessions or the store.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import trio
+
+from smscd.message import Message
+
+
+class StatusSink(Protocol):
+    def on_status(self, message_id: str, code: int) -> None:
+        """Record that the message reached operator status `code` (101 to 599) now."""
+
+
+class Carrier(Protocol):
+    name: str
+
+    def submit(self, message: Message) -> None:
+        """Take an accepted message. Must not block: queue it and return."""
+
+    def cancel(self, message_id: str) -> bool:
+        """Withdraw a message that is still queued; True if it was (the caller records 203)."""
+
+    def is_pending(self, message_id: str) -> bool:
+        """Whether the message is still queued here and may be replaced or canceled."""
+
+    async def run(
+        self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Work the queue until cancelled, reporting status transitions to `sink`."""

@@ -1,0 +1,66 @@
+"""The core's built-in carrier: every message is delivered to its handset after a fixed delay.
+
+It exists so the whole submit → receipt path works before the carrier simulator lands.
+Because the delay is constant, due times are monotonic and a FIFO is an exact timer queue:
+one task serves any number of messages (no task per message).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+from smscd.carriers.base import StatusSink
+from smscd.message import Message
+from smscd.status import Code
+
+
+class InstantCarrier:
+    name = "instant"
+
+    def __init__(self, delay: float) -> None:
+        self._delay = delay
+        self._queue: deque[tuple[float, str]] = deque()
+        self._pending: set[str] = set()
+        self._wakeup = trio.lowlevel.ParkingLot()
+
+    def submit(self, message: Message) -> None:
+        self._queue.append((trio.current_time() + self._delay, message.message_id))
+        self._pending.add(message.message_id)
+        if len(self._queue) == 1:
+            self._wakeup.unpark_all()
+
+    def cancel(self, message_id: str) -> bool:
+        if message_id in self._pending:
+            # Left in the FIFO and skipped when due: removing from the middle is O(n).
+            self._pending.discard(message_id)
+            return True
+        return False
+
+    def is_pending(self, message_id: str) -> bool:
+        return message_id in self._pending
+
+    async def run(
+        self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started()
+        queue = self._queue
+        pending = self._pending
+        while True:
+            if not queue:
+                await self._wakeup.park()
+                continue
+            due = queue[0][0]
+            if due > trio.current_time():
+                await trio.sleep_until(due)
+            now = trio.current_time()
+            while queue and queue[0][0] <= now:
+                _, message_id = queue.popleft()
+                if message_id not in pending:
+                    continue
+                pending.discard(message_id)
+                sink.on_status(message_id, Code.SENDING)
+                sink.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+            # Let sessions run between large batches instead of starving them.
+            await trio.lowlevel.checkpoint()

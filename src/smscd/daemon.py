@@ -1,0 +1,223 @@
+"""The composition root: builds everything from a Config and owns the nursery tree.
+
+    root nursery
+    ├── carrier.run            status transitions → router
+    ├── outboxes.run           receipts refused or timed out → back in their outbox later
+    ├── housekeeping           incomplete concatenations time out
+    ├── http (hypercorn/trio)  /api/v1
+    ├── listeners              SMPP over TCP and TLS; cancelled first on shutdown
+    └── connections nursery    one task per ESME connection (three inside each)
+
+Shutdown (SIGINT/SIGTERM, or the `stop` event): stop accepting, unbind every session, wait
+for them to finish within `smpp.drain_timeout`, then cancel whatever is left and return.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import time
+from functools import partial
+from typing import Any, cast
+
+import attrs
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as serve_http
+
+from smscd.accounts import Accounts
+from smscd.api.app import ApiState, create_app
+from smscd.carriers.instant import InstantCarrier
+from smscd.clock import SimClock
+from smscd.config import Config
+from smscd.message import MessageIdGenerator
+from smscd.outbox import Outboxes
+from smscd.router import Router
+from smscd.smpp.session import SessionConfig
+from smscd.sms.reassembly import Reassembler
+from smscd.status import lookup
+from smscd.store.memory import MemoryStore
+from smscd.transport.server import ServerContext, SmppServer
+
+log = structlog.get_logger("smscd.daemon")
+
+
+@attrs.frozen
+class BoundAddresses:
+    """Where the daemon actually listens (port 0 in the config picks a free port)."""
+
+    smpp: tuple[str, int]
+    smpp_tls: tuple[str, int] | None
+    http: tuple[str, int] | None
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        real_now = trio.current_time()
+        self.clock = SimClock(real_now, time.time(), config.simulation.rate)
+        smpp = config.smpp
+        self.store = MemoryStore(config.store.retention, config.store.max_finished)
+        self.carrier = InstantCarrier(config.delivery.delay)
+        self.outboxes = Outboxes(config.delivery.receipt_retry)
+        self.accounts = Accounts(config.accounts, real_now)
+        self.router = Router(
+            store=self.store,
+            carrier=self.carrier,
+            accounts=self.accounts,
+            outboxes=self.outboxes,
+            ids=MessageIdGenerator(time.time_ns() // 1000),
+            sim_now=self.sim_now,
+            reassembler=Reassembler(config.text.concat_timeout),
+            gsm_default_is_latin1=config.text.gsm_default_is_latin1,
+        )
+        self.context = ServerContext(
+            accounts=self.accounts,
+            router=self.router,
+            system_id=smpp.system_id,
+            wall_clock=time.time,
+            message_state=lambda code: int(lookup(code).message_state),
+        )
+        self.server = SmppServer(
+            self.context,
+            SessionConfig(
+                max_command_length=smpp.max_command_length,
+                window=smpp.window,
+                response_timeout=smpp.response_timeout,
+                enquire_link_interval=smpp.enquire_link_interval,
+                session_init_timeout=smpp.session_init_timeout,
+                inactivity_timeout=smpp.inactivity_timeout,
+            ),
+            smpp.max_connections,
+        )
+        self.started_at = time.time()
+        self._listen_scope = trio.CancelScope()
+        self._http_stop = trio.Event()
+
+    def sim_now(self) -> float:
+        return self.clock.now(trio.current_time())
+
+    async def run(
+        self,
+        *,
+        stop: trio.Event | None = None,
+        handle_signals: bool = True,
+        task_status: trio.TaskStatus[BoundAddresses] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        stop = stop or trio.Event()
+        async with trio.open_nursery() as root:
+            await root.start(partial(self.carrier.run, self.router))
+            await root.start(self.outboxes.run)
+            root.start_soon(self._housekeeping)
+            if handle_signals:
+                root.start_soon(self._signals, stop)
+            http = None
+            if self.config.http.listen is not None:
+                http = await root.start(self._serve_http)
+            async with trio.open_nursery() as connections:
+                plain, secure = await root.start(self._listen, connections)
+                addresses = BoundAddresses(smpp=plain, smpp_tls=secure, http=http)
+                task_status.started(addresses)
+                log.info(
+                    "smscd_ready",
+                    smpp=_fmt(addresses.smpp),
+                    smpp_tls=_fmt(addresses.smpp_tls),
+                    http=_fmt(addresses.http),
+                    accounts=[account.system_id for account in self.config.accounts],
+                )
+                await stop.wait()
+                log.info("shutdown_started", sessions=len(self.context.connections))
+                self._listen_scope.cancel()
+                self.server.drain()
+                with trio.move_on_after(self.config.smpp.drain_timeout) as drain:
+                    while self.context.connections:
+                        await trio.sleep(0.01)
+                if drain.cancelled_caught:
+                    log.warning("drain_timeout", sessions=len(self.context.connections))
+                connections.cancel_scope.cancel()
+            self._http_stop.set()
+            root.cancel_scope.cancel()
+        self.store.close()
+        log.info("shutdown_complete")
+
+    async def _listen(
+        self,
+        connections: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[
+            tuple[tuple[str, int], tuple[str, int] | None]
+        ] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        smpp = self.config.smpp
+        with self._listen_scope:
+            async with trio.open_nursery() as nursery:
+                host, port = smpp.listen.host, smpp.listen.port
+                plain = await nursery.start(partial(self.server.serve, host, port, connections))
+                secure = None
+                if smpp.tls_listen is not None:
+                    host, port = smpp.tls_listen.host, smpp.tls_listen.port
+                    assert smpp.tls_cert is not None and smpp.tls_key is not None
+                    context = tls_context(str(smpp.tls_cert), str(smpp.tls_key))
+                    secure = await nursery.start(
+                        partial(self.server.serve, host, port, connections, ssl_context=context)
+                    )
+                task_status.started((plain, secure))
+
+    async def _serve_http(
+        self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        listen = self.config.http.listen
+        assert listen is not None
+        host, port = listen.host, listen.port
+        settings = HypercornConfig()
+        settings.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+        settings.accesslog = None
+        settings.errorlog = logging.getLogger("smscd.http")
+        settings.graceful_timeout = 1.0
+        app = create_app(
+            ApiState(
+                context=self.context,
+                started_at=self.started_at,
+                wall_clock=time.time,
+                sim_now=self.sim_now,
+            )
+        )
+        async with trio.open_nursery() as nursery:
+            bound: list[str] = await nursery.start(
+                partial(serve_http, cast(Any, app), settings, shutdown_trigger=self._http_stop.wait)
+            )
+            task_status.started(_parse_bind(bound[0]))
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await trio.sleep(1.0)
+            self.router.expire_reassembly()
+
+    async def _signals(self, stop: trio.Event) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("signal_received", signal=signal.Signals(signum).name)
+                stop.set()
+                return
+
+
+def _fmt(address: tuple[str, int] | None) -> str | None:
+    if address is None:
+        return None
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _parse_bind(bind: str) -> tuple[str, int]:
+    hostport = bind.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,325 @@
+"""The router: accept → persist → hand to the carrier; status back → receipts out.
+
+Everything here is synchronous and runs on the session's task between two awaits, so a
+submit is stored and handed over before its submit_sm_resp is even queued. Receipts do not
+go to a session directly: they go to the account's outbox, which whichever receiver session
+is bound drains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import structlog
+
+from smscd.accounts import Accounts
+from smscd.carriers.base import Carrier
+from smscd.message import Address, Message, MessageIdGenerator
+from smscd.outbox import Outboxes, OutboxItem
+from smscd.receipt import build_receipt
+from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
+from smscd.smpp.pdus import (
+    CancelSm,
+    DataSm,
+    QuerySm,
+    ReplaceSm,
+    SubmitMulti,
+    SubmitSm,
+)
+from smscd.sms.coding import Alphabet, TextDecodeError, decode_text
+from smscd.sms.reassembly import Reassembler
+from smscd.sms.udh import UdhError, split_udh
+from smscd.status import Code, is_final, lookup
+from smscd.store.base import Store
+
+log = structlog.get_logger("smscd.router")
+
+SmsRequest = SubmitSm | DataSm
+
+
+@attrs.frozen
+class Accepted:
+    """What the transport needs to answer a submit: status and, on success, the id."""
+
+    command_status: int
+    message_id: str = ""
+
+
+@attrs.frozen
+class QueryResult:
+    command_status: int
+    message: Message | None = None
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        carrier: Carrier,
+        accounts: Accounts,
+        outboxes: Outboxes,
+        ids: MessageIdGenerator,
+        sim_now: Callable[[], float],
+        reassembler: Reassembler,
+        gsm_default_is_latin1: bool = False,
+    ) -> None:
+        self.store = store
+        self.carrier = carrier
+        self.accounts = accounts
+        self.outboxes = outboxes
+        self._ids = ids
+        self._sim_now = sim_now
+        self._reassembler = reassembler
+        self._latin1 = gsm_default_is_latin1
+
+    # ---------------------------------------------------------------- submit path
+
+    def submit(self, system_id: str, pdu: SmsRequest, now: float) -> Accepted:
+        """Accept submit_sm or data_sm from a bound transmitter of `system_id`.
+
+        Args:
+            now: the caller's real (trio) clock, for throughput limits.
+        Returns:
+            ESME_ROK with the new message id, or the status to refuse with.
+        """
+        account = self.accounts.get(system_id)
+        if account is None:
+            return Accepted(CommandStatus.ESME_RINVSYSID)
+        status = account.admit_submit(now)
+        if status:
+            return Accepted(status)
+        return self._accept(
+            system_id, pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
+        )
+
+    def submit_multi(
+        self, system_id: str, pdu: SubmitMulti, now: float
+    ) -> tuple[Accepted, list[tuple[int, int, str, int]]]:
+        """Accept submit_multi: one message per SME destination.
+
+        Returns the first accepted message id and the unsuccessful destinations as
+        (ton, npi, addr, error_status). Distribution lists are not provisioned in the
+        simulator, so each named list is unsuccessful with ESME_RINVDLNAME.
+        """
+        from smscd.smpp.pdus import SmeAddress  # noqa: PLC0415 - keeps the import list short
+
+        account = self.accounts.get(system_id)
+        if account is None:
+            return Accepted(CommandStatus.ESME_RINVSYSID), []
+        failed: list[tuple[int, int, str, int]] = []
+        first: Accepted | None = None
+        for dest in pdu.dest_addresses:
+            if not isinstance(dest, SmeAddress):
+                failed.append((0, 0, dest.dl_name, CommandStatus.ESME_RINVDLNAME))
+                continue
+            status = account.admit_submit(now)
+            result = (
+                Accepted(status)
+                if status
+                else self._accept(
+                    system_id, pdu, dest.destination_addr, dest.dest_addr_ton, dest.dest_addr_npi
+                )
+            )
+            if result.command_status:
+                failed.append(
+                    (
+                        dest.dest_addr_ton,
+                        dest.dest_addr_npi,
+                        dest.destination_addr,
+                        result.command_status,
+                    )
+                )
+            elif first is None:
+                first = result
+        if first is None:
+            return Accepted(CommandStatus.ESME_RSUBMITFAIL), failed
+        return first, failed
+
+    def _accept(
+        self,
+        system_id: str,
+        pdu: SmsRequest | SubmitMulti,
+        dest_addr: str,
+        dest_ton: int,
+        dest_npi: int,
+    ) -> Accepted:
+        if not dest_addr:
+            return Accepted(CommandStatus.ESME_RINVDSTADR)
+        tlvs = pdu.tlvs
+        payload = pdu.short_message if not isinstance(pdu, DataSm) else b""
+        if tlvs.message_payload is not None:
+            if payload:
+                # SMPP 3.4 §5.3.2.32: short_message and message_payload are exclusive.
+                return Accepted(CommandStatus.ESME_RINVOPTPARAMVAL)
+            payload = tlvs.message_payload
+        concat: tuple[int, int, int] | None = None
+        if pdu.esm_class & EsmClass.UDHI:
+            try:
+                udh, payload = split_udh(payload)
+            except UdhError:
+                return Accepted(CommandStatus.ESME_RINVESMCLASS)
+            info = udh.concat
+            if info is not None:
+                concat = (info.reference, info.total, info.sequence)
+        elif tlvs.sar_msg_ref_num is not None:
+            if tlvs.sar_total_segments is None or tlvs.sar_segment_seqnum is None:
+                return Accepted(CommandStatus.ESME_RMISSINGOPTPARAM)
+            total, sequence = tlvs.sar_total_segments, tlvs.sar_segment_seqnum
+            if not 1 <= sequence <= total:
+                return Accepted(CommandStatus.ESME_RINVOPTPARAMVAL)
+            concat = (tlvs.sar_msg_ref_num, total, sequence)
+        try:
+            text = decode_text(payload, pdu.data_coding, gsm_default_is_latin1=self._latin1)
+        except TextDecodeError as exc:
+            if concat is None or exc.alphabet is not Alphabet.UCS2:
+                return Accepted(CommandStatus.ESME_RINVDCS)
+            # Clients that split UCS-2 by octets cut surrogate pairs across parts; the
+            # halves are only valid together, so keep them as they are in this part.
+            text = payload[: len(payload) & ~1].decode("utf-16-be", "surrogatepass")
+
+        sim_now = self._sim_now()
+        message = Message(
+            message_id=self._ids.next(),
+            system_id=system_id,
+            source=Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+            destination=Address(dest_ton, dest_npi, dest_addr),
+            data_coding=pdu.data_coding,
+            esm_class=pdu.esm_class,
+            registered_delivery=pdu.registered_delivery,
+            protocol_id=getattr(pdu, "protocol_id", 0),
+            priority_flag=getattr(pdu, "priority_flag", 0),
+            payload=payload,
+            text=text,
+            parts=concat[1] if concat else 1,
+            submit_time=sim_now,
+        )
+        self.store.add(message)
+        account = self.accounts.get(system_id)
+        assert account is not None
+        account.queued += 1
+        if concat is not None:
+            self._reassemble(message, concat)
+        self.carrier.submit(message)
+        self.on_status(message.message_id, Code.QUEUED)
+        return Accepted(CommandStatus.ESME_ROK, message.message_id)
+
+    def _reassemble(self, message: Message, concat: tuple[int, int, int]) -> None:
+        reference, total, sequence = concat
+        key = (message.system_id, message.source.addr, message.destination.addr)
+        done = self._reassembler.add(
+            key, reference, total, sequence, message.payload, self._sim_now()
+        )
+        if done is not None:
+            log.debug(
+                "concatenated_message_complete",
+                message_id=message.message_id,
+                reference=reference,
+                parts=total,
+            )
+
+    def expire_reassembly(self) -> None:
+        for incomplete in self._reassembler.expire(self._sim_now()):
+            log.info(
+                "concatenated_message_incomplete",
+                key=str(incomplete.key),
+                missing=list(incomplete.missing),
+            )
+
+    # ---------------------------------------------------------------- status path
+
+    def on_status(self, message_id: str, code: int) -> None:
+        """A carrier reports that a message reached operator status `code`."""
+        message = self.store.get(message_id)
+        if message is None or is_final(message.status):
+            return
+        at = self._sim_now()
+        message.record(code, at)
+        self.store.update(message, at)
+        registered = message.registered_delivery
+        if is_final(code):
+            account = self.accounts.get(message.system_id)
+            if account is not None:
+                account.queued -= 1
+            if _wants_final_receipt(registered, code):
+                self._emit(message, code, intermediate=False)
+        elif registered & RegisteredDelivery.INTERMEDIATE_NOTIFICATION and code != Code.ACCEPTED:
+            self._emit(message, code, intermediate=True)
+
+    def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
+        pdu = build_receipt(message, code, intermediate=intermediate)
+        self.outboxes.put(OutboxItem(message.system_id, pdu, message.message_id))
+
+    # ---------------------------------------------------------------- queries
+
+    def find(self, system_id: str, message_id: str) -> Message | None:
+        message = self.store.get(message_id)
+        if message is None or message.system_id != system_id:
+            return None
+        return message
+
+    def query(self, system_id: str, pdu: QuerySm) -> QueryResult:
+        message = self.find(system_id, pdu.message_id)
+        if message is None or (pdu.source_addr and pdu.source_addr != message.source.addr):
+            return QueryResult(CommandStatus.ESME_RQUERYFAIL)
+        return QueryResult(CommandStatus.ESME_ROK, message)
+
+    def cancel(self, system_id: str, pdu: CancelSm) -> int:
+        """cancel_sm: by id, or every queued message from source to destination when no id."""
+        if pdu.message_id:
+            message = self.find(system_id, pdu.message_id)
+            if message is None or (pdu.source_addr and pdu.source_addr != message.source.addr):
+                return CommandStatus.ESME_RCANCELFAIL
+            targets = [message]
+        else:
+            targets = [
+                m
+                for m in self.store.pending()
+                if m.system_id == system_id
+                and m.source.addr == pdu.source_addr
+                and m.destination.addr == pdu.destination_addr
+            ]
+        canceled = [m for m in targets if self.carrier.cancel(m.message_id)]
+        if not canceled:
+            return CommandStatus.ESME_RCANCELFAIL
+        for message in canceled:
+            self.on_status(message.message_id, Code.CANCELED)
+        return CommandStatus.ESME_ROK
+
+    def replace(self, system_id: str, pdu: ReplaceSm) -> int:
+        """replace_sm: new text (and receipt request) for a message still queued."""
+        message = self.find(system_id, pdu.message_id)
+        if (
+            message is None
+            or (pdu.source_addr and pdu.source_addr != message.source.addr)
+            or not self.carrier.is_pending(message.message_id)
+        ):
+            return CommandStatus.ESME_RREPLACEFAIL
+        try:
+            text = decode_text(
+                pdu.short_message, message.data_coding, gsm_default_is_latin1=self._latin1
+            )
+        except TextDecodeError:
+            return CommandStatus.ESME_RINVDCS
+        message.payload = pdu.short_message
+        message.text = text
+        message.registered_delivery = pdu.registered_delivery
+        self.store.update(message, self._sim_now())
+        return CommandStatus.ESME_ROK
+
+    def describe(self, code: int) -> str:
+        return lookup(code).name
+
+
+def _wants_final_receipt(registered_delivery: int, code: int) -> bool:
+    """SMPP 3.4 §5.2.17 bits 1..0: 1 always, 2 on failure; SMPP 5.0's 3 on success only."""
+    request = registered_delivery & RegisteredDelivery.RECEIPT_MASK
+    if request == 0:
+        return False
+    delivered = code == Code.DELIVERED_TO_HANDSET
+    if request == 1:
+        return True
+    if request == 2:
+        return not delivered
+    return delivered

@@ -1,0 +1,446 @@
+"""One ESME connection: the only place where SMPP bytes meet a trio stream.
+
+Three tasks share one sans-IO `Session`, all inside the connection's own nursery:
+- the reader feeds every received chunk to the session and answers all its requests
+  before a single wake-up of the writer, so one chunk of N submits costs one send;
+- the writer owns the stream's send side and writes whatever has accumulated in one
+  `send_all` (batching is what makes the throughput: see DESIGN.md's pitfalls);
+- the pump runs the session's timers and moves receipts from the account's outbox into
+  the window of outstanding deliver_sm.
+They never run at the same time (one trio thread), so the session needs no lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+import trio
+
+from smscd.accounts import AccountState
+from smscd.outbox import Outbox, OutboxItem
+from smscd.smpp.constants import BindType, CommandStatus
+from smscd.smpp.pdus import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+    UnsuccessSme,
+    response_class,
+)
+from smscd.smpp.session import (
+    BindRequested,
+    ConnectionClosed,
+    Event,
+    ProtocolError,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Role,
+    Session,
+    SessionConfig,
+    SessionState,
+    Unbound,
+)
+from smscd.smpp.timefmt import format_absolute
+
+if TYPE_CHECKING:
+    from smscd.transport.server import ServerContext
+
+log = structlog.get_logger("smscd.transport")
+
+RECEIVE_SIZE = 65536
+# Stop reading from a peer whose responses we cannot deliver (it does not read): bounded memory.
+HIGH_WATER = 1 << 20
+# How long the last PDUs (unbind_resp, generic_nack) may take to leave before we hang up.
+FLUSH_TIMEOUT = 5.0
+
+_session_ids = itertools.count(1)
+BindRequest = BindTransmitter | BindReceiver | BindTransceiver
+_SUBMIT_RESPONSE: dict[type[Pdu], type[SubmitSmResp | DataSmResp]] = {
+    SubmitSm: SubmitSmResp,
+    DataSm: DataSmResp,
+}
+_RECEIVING_STATES = frozenset({SessionState.BOUND_RX, SessionState.BOUND_TRX})
+
+
+@attrs.frozen
+class SessionInfo:
+    """A snapshot of one connection for the control API."""
+
+    session_id: int
+    peer: str
+    system_id: str | None
+    bind_type: str | None
+    state: str
+    connected_at: float
+    submits: int
+    receipts_sent: int
+    outstanding: int
+
+
+class SmppConnection:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        peer: tuple[str, int],
+        context: ServerContext,
+        session_config: SessionConfig,
+        *,
+        tls: bool = False,
+    ) -> None:
+        self.session_id = next(_session_ids)
+        self._stream = stream
+        self._peer_host = peer[0]
+        self._peer = f"{peer[0]}:{peer[1]}"
+        self._ctx = context
+        self._tls = tls
+        now = trio.current_time()
+        self._session = Session(Role.SMSC, session_config, now)
+        self._connected_at = context.wall_clock()
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._closing = False
+        self._unbind_sent = False
+        self._write_lot = trio.lowlevel.ParkingLot()
+        self._pump_lot = trio.lowlevel.ParkingLot()
+        self._drained_lot = trio.lowlevel.ParkingLot()
+        self._account: AccountState | None = None
+        self._outbox: Outbox | None = None
+        self._inflight: set[OutboxItem] = set()
+        self._submits = 0
+        self._receipts_sent = 0
+        self._cancel_scope = trio.CancelScope()
+        self._log = log.bind(session_id=self.session_id, peer=self._peer)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        self._log.info("connection_opened", tls=self._tls)
+        try:
+            with self._cancel_scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer)
+                    nursery.start_soon(self._pump)
+                    await self._reader()
+                    if not self._closing:
+                        # EOF or a broken stream: nothing more can be sent either.
+                        nursery.cancel_scope.cancel()
+                    # Otherwise the session ended itself (unbind, a fatal error, a timer):
+                    # the writer flushes its last words and then cancels the scope.
+        finally:
+            self._release()
+            with trio.move_on_after(1) as cleanup:
+                cleanup.shield = True
+                await trio.aclose_forcefully(self._stream)
+            self._log.info("connection_closed", system_id=self.system_id)
+
+    def _release(self) -> None:
+        if self._account is not None:
+            self._account.binds -= 1
+            self._account = None
+        if self._outbox is not None:
+            self._outbox.unsubscribe(self._wake_pump)
+            if self._inflight:
+                # At-least-once: whatever the ESME did not acknowledge goes out again.
+                self._outbox.put_back(self._inflight)
+                self._inflight.clear()
+            self._outbox = None
+
+    def _wake_pump(self) -> None:
+        self._pump_lot.unpark_all()
+
+    def request_drain(self) -> None:
+        """Shutdown: unbind gracefully (the pump does it) and let the writer close."""
+        self._ctx.draining = True
+        self._pump_lot.unpark_all()
+
+    @property
+    def system_id(self) -> str | None:
+        return self._session.bound_system_id
+
+    def info(self) -> SessionInfo:
+        bind_type = self._session.bind_type
+        return SessionInfo(
+            session_id=self.session_id,
+            peer=self._peer,
+            system_id=self._session.bound_system_id,
+            bind_type=bind_type.name.lower() if bind_type is not None else None,
+            state=self._session.state.name.lower(),
+            connected_at=self._connected_at,
+            submits=self._submits,
+            receipts_sent=self._receipts_sent,
+            outstanding=self._session.outstanding,
+        )
+
+    # ---------------------------------------------------------------- tasks
+
+    async def _reader(self) -> None:
+        session = self._session
+        stream = self._stream
+        while not self._closing:
+            try:
+                data = await stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                self._log.debug("peer_closed")
+                return
+            self._handle(session.receive_data(data, trio.current_time()))
+            self._flush()
+            self._pump_lot.unpark_all()
+            while self._out_bytes > HIGH_WATER and not self._closing:
+                await self._drained_lot.park()
+
+    async def _writer(self) -> None:
+        stream = self._stream
+        while True:
+            if not self._out:
+                if self._closing:
+                    break
+                await self._write_lot.park()
+                continue
+            data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+            self._out.clear()
+            self._out_bytes = 0
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                break
+            self._drained_lot.unpark_all()
+        # Everything the session wanted to say has been said (or cannot be): hang up.
+        self._cancel_scope.cancel()
+
+    async def _pump(self) -> None:
+        session = self._session
+        while True:
+            deadline = session.get_timer()
+            with trio.move_on_at(deadline if deadline is not None else math.inf):
+                await self._pump_lot.park()
+            now = trio.current_time()
+            if deadline is not None and now >= deadline:
+                self._handle(session.handle_timer(now))
+            if self._ctx.draining and not self._unbind_sent and not self._closing:
+                self._unbind_sent = True
+                if session.state in _BOUND_STATES:
+                    session.unbind(now)
+                else:
+                    self._close("shutdown")
+            self._feed_window(now)
+            self._flush()
+
+    # ---------------------------------------------------------------- helpers
+
+    def _flush(self) -> None:
+        data = self._session.data_to_send()
+        if data:
+            self._out.append(data)
+            self._out_bytes += len(data)
+            self._write_lot.unpark_all()
+        elif self._closing:
+            self._write_lot.unpark_all()
+
+    def _close(self, reason: str) -> None:
+        if not self._closing:
+            self._closing = True
+            # A peer that stops reading must not keep the connection alive for ever.
+            self._cancel_scope.deadline = trio.current_time() + FLUSH_TIMEOUT
+            self._log.info("closing", reason=reason)
+        self._write_lot.unpark_all()
+
+    def _feed_window(self, now: float) -> None:
+        outbox = self._outbox
+        session = self._session
+        if outbox is None or self._closing or self._unbind_sent or not len(outbox):
+            return
+        if session.state not in _RECEIVING_STATES:
+            return
+        free = session.window_available
+        if free <= 0:
+            return
+        for item in outbox.take(free):
+            session.send_request(item.pdu, now, item)
+            self._inflight.add(item)
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is RequestReceived:
+                assert isinstance(event, RequestReceived)
+                self._on_request(event.pdu)
+            elif kind is ResponseReceived:
+                assert isinstance(event, ResponseReceived)
+                self._on_response(event.response, event.context)
+            elif kind is BindRequested:
+                assert isinstance(event, BindRequested)
+                self._on_bind(event.pdu, event.bind_type)
+            elif kind is RequestTimedOut:
+                assert isinstance(event, RequestTimedOut)
+                self._on_timeout(event.request, event.context)
+            elif kind is Unbound:
+                self._close("unbound")
+            elif kind is ConnectionClosed:
+                assert isinstance(event, ConnectionClosed)
+                self._close(event.reason)
+            elif kind is ProtocolError:
+                assert isinstance(event, ProtocolError)
+                self._log.info(
+                    "protocol_error",
+                    command_status=_status_name(event.command_status),
+                    command_id=event.command_id,
+                    seq=event.sequence_number,
+                    fatal=event.fatal,
+                )
+            else:
+                self._log.debug("event_ignored", event=kind.__name__)
+
+    def _on_bind(self, pdu: BindRequest, bind_type: BindType) -> None:
+        system_id = pdu.system_id
+        password = pdu.password
+        ctx = self._ctx
+        status = ctx.accounts.authorize_bind(system_id, password, bind_type, self._peer_host)
+        self._session.answer_bind(pdu, status, ctx.system_id)
+        if status != CommandStatus.ESME_ROK:
+            self._log.info(
+                "bind_refused",
+                system_id=system_id,
+                bind_type=bind_type.name.lower(),
+                command_status=_status_name(status),
+            )
+            return
+        account = ctx.accounts.get(system_id)
+        assert account is not None
+        account.binds += 1
+        self._account = account
+        self._log = self._log.bind(system_id=system_id)
+        self._log.info("bound", bind_type=bind_type.name.lower())
+        if bind_type in (BindType.RECEIVER, BindType.TRANSCEIVER):
+            self._outbox = ctx.router.outboxes[system_id]
+            self._outbox.subscribe(self._wake_pump)
+
+    def _on_request(self, pdu: Pdu) -> None:
+        session = self._session
+        router = self._ctx.router
+        system_id = session.bound_system_id or ""
+        seq = pdu.sequence_number
+        kind = type(pdu)
+        if kind is SubmitSm or kind is DataSm:
+            assert isinstance(pdu, SubmitSm | DataSm)
+            self._submits += 1
+            result = router.submit(system_id, pdu, trio.current_time())
+            session.send_response(
+                _SUBMIT_RESPONSE[kind](
+                    sequence_number=seq,
+                    command_status=result.command_status,
+                    message_id=result.message_id,
+                )
+            )
+        elif kind is SubmitMulti:
+            assert isinstance(pdu, SubmitMulti)
+            self._submits += 1
+            accepted, failed = router.submit_multi(system_id, pdu, trio.current_time())
+            session.send_response(
+                SubmitMultiResp(
+                    sequence_number=seq,
+                    command_status=accepted.command_status,
+                    message_id=accepted.message_id,
+                    unsuccess_smes=tuple(
+                        UnsuccessSme(
+                            dest_addr_ton=ton,
+                            dest_addr_npi=npi,
+                            destination_addr=addr,
+                            error_status_code=status,
+                        )
+                        for ton, npi, addr, status in failed
+                    ),
+                )
+            )
+        elif kind is QuerySm:
+            assert isinstance(pdu, QuerySm)
+            answer = router.query(system_id, pdu)
+            message = answer.message
+            if message is None:
+                session.send_response(
+                    QuerySmResp(sequence_number=seq, command_status=answer.command_status)
+                )
+            else:
+                state = self._ctx.message_state(message.status)
+                session.send_response(
+                    QuerySmResp(
+                        sequence_number=seq,
+                        message_id=message.message_id,
+                        final_date=(
+                            format_absolute(message.done_time)
+                            if message.done_time is not None
+                            else ""
+                        ),
+                        message_state=state,
+                        error_code=0,
+                    )
+                )
+        elif kind is CancelSm:
+            assert isinstance(pdu, CancelSm)
+            session.send_response(
+                CancelSmResp(sequence_number=seq, command_status=router.cancel(system_id, pdu))
+            )
+        elif kind is ReplaceSm:
+            assert isinstance(pdu, ReplaceSm)
+            session.send_response(
+                ReplaceSmResp(sequence_number=seq, command_status=router.replace(system_id, pdu))
+            )
+        else:
+            # The session's table only lets through what an SMSC serves; anything else
+            # reaching here is a gap in this dispatch, answered honestly.
+            response = response_class(pdu.command_id)
+            if response is not None:
+                session.send_response(
+                    response(sequence_number=seq, command_status=CommandStatus.ESME_RSYSERR)
+                )
+
+    def _on_response(self, response: Pdu, context: object) -> None:
+        if not isinstance(context, OutboxItem):
+            return  # enquire_link and unbind responses are the session's business
+        self._inflight.discard(context)
+        if response.command_status == CommandStatus.ESME_ROK:
+            self._receipts_sent += 1
+            return
+        self._log.info(
+            "deliver_refused",
+            message_id=context.message_id,
+            command_status=_status_name(response.command_status),
+        )
+        self._ctx.router.outboxes.retry_later(context)
+
+    def _on_timeout(self, request: Pdu, context: object) -> None:
+        if not isinstance(context, OutboxItem):
+            return
+        self._inflight.discard(context)
+        self._log.info(
+            "deliver_timeout", message_id=context.message_id, seq=request.sequence_number
+        )
+        self._ctx.router.outboxes.retry_later(context)
+
+
+_BOUND_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_RX, SessionState.BOUND_TRX})
+
+
+def _status_name(status: int) -> str:
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"

@@ -1,0 +1,253 @@
+"""The router's submit and status paths with a carrier defined here (the Carrier seam)."""
+
+from __future__ import annotations
+
+import pytest
+
+from smscd.accounts import Accounts
+from smscd.config import Account
+from smscd.message import Message, MessageIdGenerator
+from smscd.outbox import Outboxes
+from smscd.receipt import parse_receipt
+from smscd.router import Router
+from smscd.smpp.constants import CommandStatus, EsmClass, MessageState
+from smscd.smpp.pdus import CancelSm, DataSm, QuerySm, ReplaceSm, SubmitSm
+from smscd.smpp.tlv import Tlvs
+from smscd.sms.reassembly import Reassembler
+from smscd.sms.udh import build_concat_udh
+from smscd.status import Code
+from smscd.store.memory import MemoryStore
+
+
+class RecordingCarrier:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.queued: dict[str, Message] = {}
+
+    def submit(self, message: Message) -> None:
+        self.queued[message.message_id] = message
+
+    def cancel(self, message_id: str) -> bool:
+        return self.queued.pop(message_id, None) is not None
+
+    def is_pending(self, message_id: str) -> bool:
+        return message_id in self.queued
+
+    async def run(self, sink: object, *, task_status: object = None) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+@pytest.fixture
+def carrier() -> RecordingCarrier:
+    return RecordingCarrier()
+
+
+@pytest.fixture
+def router(carrier: RecordingCarrier) -> Router:
+    clock = iter(float(t) for t in range(1_700_000_000, 1_800_000_000))
+    return Router(
+        store=MemoryStore(3600, 1000),
+        carrier=carrier,
+        accounts=Accounts([Account(system_id="acme", password="pw", max_queued=3)], now=0.0),
+        outboxes=Outboxes(retry_delay=1.0),
+        ids=MessageIdGenerator(1000),
+        sim_now=lambda: next(clock),
+        reassembler=Reassembler(60.0),
+    )
+
+
+def submit(router: Router, **fields: object) -> tuple[int, str]:
+    pdu = SubmitSm(destination_addr="46700000001", source_addr="Acme", **fields)  # type: ignore[arg-type]
+    result = router.submit("acme", pdu, now=0.0)
+    return result.command_status, result.message_id
+
+
+def receipts(router: Router) -> list[str]:
+    outbox = router.outboxes["acme"]
+    return [item.pdu.short_message.decode() for item in outbox.take(100)]
+
+
+def test_accepted_message_is_stored_queued_and_handed_over(
+    router: Router, carrier: RecordingCarrier
+) -> None:
+    status, message_id = submit(router, short_message=b"Hello")
+    assert status == CommandStatus.ESME_ROK
+    message = router.store.get(message_id)
+    assert message is not None and message.text == "Hello"
+    assert [e.code for e in message.history] == [Code.ACCEPTED, Code.QUEUED]
+    assert message_id in carrier.queued
+
+
+def test_final_receipt_on_delivery(router: Router) -> None:
+    _, message_id = submit(router, short_message=b"Hello", registered_delivery=1)
+    router.on_status(message_id, Code.SENDING)
+    router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+    (text,) = receipts(router)
+    fields = parse_receipt(text)
+    assert fields.message_id == message_id
+    assert fields.stat == "DELIVRD" and fields.err == 201 and fields.text == "Hello"
+
+
+@pytest.mark.parametrize(
+    ("registered_delivery", "code", "expected"),
+    [
+        (0, Code.DELIVERED_TO_HANDSET, 0),
+        (1, Code.UNKNOWN_SUBSCRIBER, 1),
+        (2, Code.DELIVERED_TO_HANDSET, 0),
+        (2, Code.EXPIRED, 1),
+        (3, Code.DELIVERED_TO_HANDSET, 1),
+        (3, Code.UNKNOWN_SUBSCRIBER, 0),
+    ],
+)
+def test_registered_delivery_selects_receipts(
+    router: Router, registered_delivery: int, code: int, expected: int
+) -> None:
+    _, message_id = submit(router, short_message=b"x", registered_delivery=registered_delivery)
+    router.on_status(message_id, code)
+    assert len(receipts(router)) == expected
+
+
+def test_error_receipt_carries_network_error_code_and_state(router: Router) -> None:
+    _, message_id = submit(router, short_message=b"x", registered_delivery=1)
+    router.on_status(message_id, Code.UNKNOWN_SUBSCRIBER)
+    (item,) = router.outboxes["acme"].take(1)
+    tlvs = item.pdu.tlvs
+    assert tlvs.receipted_message_id == message_id
+    assert tlvs.message_state == MessageState.UNDELIVERABLE
+    assert tlvs.network_error_code is not None and tlvs.network_error_code.error_code == 501
+    assert item.pdu.esm_class == EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
+    assert item.pdu.source_addr == "46700000001" and item.pdu.destination_addr == "Acme"
+
+
+def test_intermediate_notifications_for_info_codes(router: Router) -> None:
+    _, message_id = submit(router, short_message=b"x", registered_delivery=0x11)
+    router.on_status(message_id, Code.SENDING)
+    router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+    items = router.outboxes["acme"].take(10)
+    kinds = [(i.pdu.esm_class, parse_receipt(i.pdu.short_message.decode()).err) for i in items]
+    assert kinds == [
+        (EsmClass.TYPE_INTERMEDIATE_NOTIFICATION, 102),
+        (EsmClass.TYPE_INTERMEDIATE_NOTIFICATION, 110),
+        (EsmClass.TYPE_SMSC_DELIVERY_RECEIPT, 201),
+    ]
+    assert "stat:ENROUTE" in items[0].pdu.short_message.decode()
+
+
+def test_no_status_after_final(router: Router) -> None:
+    _, message_id = submit(router, short_message=b"x", registered_delivery=1)
+    router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+    router.on_status(message_id, Code.EXPIRED)
+    assert len(receipts(router)) == 1
+
+
+def test_queue_limit_then_room_again(router: Router) -> None:
+    ids = [submit(router, short_message=b"x")[1] for _ in range(3)]
+    assert submit(router, short_message=b"x")[0] == CommandStatus.ESME_RMSGQFUL
+    router.on_status(ids[0], Code.DELIVERED_TO_HANDSET)
+    assert submit(router, short_message=b"x")[0] == CommandStatus.ESME_ROK
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        (
+            {"short_message": b"x", "tlvs": Tlvs(message_payload=b"y")},
+            CommandStatus.ESME_RINVOPTPARAMVAL,
+        ),
+        (
+            {"short_message": b"\x05\x00\x03", "esm_class": EsmClass.UDHI},
+            CommandStatus.ESME_RINVESMCLASS,
+        ),
+        ({"short_message": b"\x00\x41\xd8", "data_coding": 8}, CommandStatus.ESME_RINVDCS),
+        (
+            {"short_message": b"x", "tlvs": Tlvs(sar_msg_ref_num=1, sar_total_segments=2)},
+            CommandStatus.ESME_RMISSINGOPTPARAM,
+        ),
+        (
+            {
+                "short_message": b"x",
+                "tlvs": Tlvs(sar_msg_ref_num=1, sar_total_segments=2, sar_segment_seqnum=3),
+            },
+            CommandStatus.ESME_RINVOPTPARAMVAL,
+        ),
+    ],
+)
+def test_bad_submissions_get_precise_status(
+    router: Router, fields: dict[str, object], status: int
+) -> None:
+    assert submit(router, **fields)[0] == status
+
+
+def test_empty_destination_is_invalid(router: Router) -> None:
+    result = router.submit("acme", SubmitSm(short_message=b"x"), now=0.0)
+    assert result.command_status == CommandStatus.ESME_RINVDSTADR
+
+
+def test_message_payload_and_data_sm(router: Router) -> None:
+    status, message_id = submit(router, tlvs=Tlvs(message_payload=b"long " * 100))
+    assert status == 0
+    stored = router.store.get(message_id)
+    assert stored is not None and stored.text == "long " * 100
+    data = DataSm(destination_addr="4670", tlvs=Tlvs(message_payload=b"via data-sm"))
+    result = router.submit("acme", data, now=0.0)
+    stored = router.store.get(result.message_id)
+    assert stored is not None and stored.text == "via data-sm"
+
+
+def test_udh_parts_keep_text_without_header(router: Router) -> None:
+    ids = []
+    for seq, body in enumerate([b"Hello ", b"world"], start=1):
+        status, message_id = submit(
+            router,
+            esm_class=EsmClass.UDHI,
+            short_message=build_concat_udh(7, 2, seq) + body,
+        )
+        assert status == 0
+        ids.append(message_id)
+    texts = []
+    for message_id in ids:
+        stored = router.store.get(message_id)
+        assert stored is not None and stored.parts == 2
+        texts.append(stored.text or "")
+    assert "".join(texts) == "Hello world"
+
+
+def test_surrogate_pair_cut_across_ucs2_parts_is_accepted(router: Router) -> None:
+    body = "a😀".encode("utf-16-be")  # 00 61 d8 3d de 00
+    first = build_concat_udh(9, 2, 1) + body[:4]
+    second = build_concat_udh(9, 2, 2) + body[4:]
+    for part in (first, second):
+        assert submit(router, esm_class=EsmClass.UDHI, data_coding=8, short_message=part)[0] == 0
+
+
+def test_query_cancel_replace(router: Router, carrier: RecordingCarrier) -> None:
+    _, message_id = submit(router, short_message=b"old", registered_delivery=1)
+    assert router.query("acme", QuerySm(message_id=message_id)).command_status == 0
+    assert router.query("other", QuerySm(message_id=message_id)).command_status == (
+        CommandStatus.ESME_RQUERYFAIL
+    )
+    assert (
+        router.replace(
+            "acme", ReplaceSm(message_id=message_id, short_message=b"new", registered_delivery=1)
+        )
+        == 0
+    )
+    stored = router.store.get(message_id)
+    assert stored is not None and stored.text == "new"
+    assert router.cancel("acme", CancelSm(message_id=message_id)) == 0
+    assert stored.status == Code.CANCELED
+    (text,) = receipts(router)
+    assert "stat:DELETED err:203" in text
+    assert router.cancel("acme", CancelSm(message_id=message_id)) == CommandStatus.ESME_RCANCELFAIL
+    assert router.replace("acme", ReplaceSm(message_id=message_id, short_message=b"x")) == (
+        CommandStatus.ESME_RREPLACEFAIL
+    )
+
+
+def test_cancel_by_addresses(router: Router) -> None:
+    for _ in range(2):
+        submit(router, short_message=b"x")
+    pdu = CancelSm(source_addr="Acme", destination_addr="46700000001")
+    assert router.cancel("acme", pdu) == 0
+    assert router.store.statistics().pending == 0
