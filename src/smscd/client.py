@@ -50,6 +50,7 @@ class Esme:
         self._bound = trio.Event()
         self._bind_response: Pdu | None = None
         self._closed = False
+        self._finished = trio.Event()
         self.on_deliver: Callable[[DeliverSm], int] | None = None
 
     @classmethod
@@ -86,6 +87,7 @@ class Esme:
             pass
         finally:
             self._closed = True
+            self._finished.set()
             for waiter in self._waiters.values():
                 waiter.set()
             self._bound.set()
@@ -123,6 +125,7 @@ class Esme:
                         self._deliveries_in.send_nowait(pdu)
             elif isinstance(event, Unbound | ConnectionClosed):
                 self._closed = True
+                self._finished.set()
 
     async def bind(
         self, system_id: str, password: str, bind_type: BindType = BindType.TRANSCEIVER
@@ -152,11 +155,20 @@ class Esme:
             raise EsmeError(f"no response to {type(pdu).__name__} (seq {seq})")
         return response
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def unbind(self) -> None:
+        """Start the unbind handshake and wait until it finishes (or the link closes)."""
         if self._closed:
             return
         self._session.unbind(trio.current_time())
         await self._flush()
+        await self._finished.wait()
+
+    async def wait_closed(self) -> None:
+        await self._finished.wait()
 
     async def aclose(self) -> None:
         await trio.aclose_forcefully(self._stream)

@@ -113,7 +113,8 @@ class Daemon:
         handle_signals: bool = True,
         task_status: trio.TaskStatus[BoundAddresses] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        stop = stop or trio.Event()
+        if stop is None:
+            stop = trio.Event()
         async with trio.open_nursery() as root:
             await root.start(partial(self.carrier.run, self.router))
             await root.start(self.outboxes.run)

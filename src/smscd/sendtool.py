@@ -11,7 +11,7 @@ import trio
 from smscd.client import Esme, EsmeError
 from smscd.receipt import parse_receipt
 from smscd.smpp.constants import BindType, CommandStatus, EsmClass
-from smscd.smpp.pdus import SubmitSm, Unbind
+from smscd.smpp.pdus import SubmitSm
 from smscd.sms.coding import Alphabet, data_coding_for
 from smscd.sms.segments import split
 
@@ -69,7 +69,7 @@ async def send_message(request: SendRequest, echo: Callable[[str], None]) -> boo
                 waiting.add(message_id)
             if request.want_receipt and waiting:
                 ok = await _await_receipts(esme, waiting, request.timeout, echo) and ok
-            await esme.request(Unbind())
+            await esme.unbind()
         except EsmeError as exc:
             echo(f"error: {exc}")
             ok = False

@@ -35,7 +35,7 @@ from smscd.smpp.pdus import (
 )
 from smscd.smpp.tlv import TLV_BY_TAG, TLV_TABLE, NetworkErrorCode, RawTlv, TlvKind, Tlvs, TlvSpec
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STATUSES = frozenset(CommandStatus)
 U32 = st.integers(0, 2**32 - 1)
 U8 = st.integers(0, 255)

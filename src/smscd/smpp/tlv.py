@@ -227,9 +227,9 @@ def _kind_code(spec: TlvSpec) -> int:
     }[spec.kind]
 
 
-# tag -> (index in TLV_TABLE, min length, max length, kind code, spec): one lookup per TLV.
-_DECODE_BY_TAG: Final[dict[int, tuple[int, int, int, int, TlvSpec]]] = {
-    spec.tag: (index, spec.min_len, spec.max_len, _kind_code(spec), spec)
+# tag -> (index in TLV_TABLE, min length, max length, kind code): one lookup per TLV.
+_DECODE_BY_TAG: Final[dict[int, tuple[int, int, int, int]]] = {
+    spec.tag: (index, spec.min_len, spec.max_len, _kind_code(spec))
     for index, spec in enumerate(TLV_TABLE)
 }
 
@@ -255,6 +255,7 @@ def _compile_builder() -> Callable[[list[object], tuple[RawTlv, ...]], Tlvs]:
 
 _build = _compile_builder()
 _ABSENT: Final[list[object]] = [None] * len(TLV_TABLE)
+_NETWORK_ERROR_TWIN: Final = twin_of(NetworkErrorCode)
 
 
 def decode_tlvs(buf: bytes, pos: int, end: int) -> Tlvs:
@@ -279,6 +280,8 @@ def decode_tlvs(buf: bytes, pos: int, end: int) -> Tlvs:
     unknown: list[RawTlv] = []
     table = _DECODE_BY_TAG
     unpack_tag_len = _TAG_LEN.unpack_from
+    new = object.__new__
+    network_error_twin = _NETWORK_ERROR_TWIN
     while pos < end:
         if pos + 4 > end:
             raise SmppError(_INVSTREAM, f"{end - pos} stray octets after the last TLV")
@@ -294,27 +297,33 @@ def decode_tlvs(buf: bytes, pos: int, end: int) -> Tlvs:
             unknown.append(RawTlv(tag, buf[pos:value_end]))
             pos = value_end
             continue
-        index, min_len, max_len, kind, spec = row
+        index, min_len, max_len, kind = row
         if length < min_len or length > max_len:
             raise SmppError(
-                _INVPARLEN, f"{spec.name}: length {length}, expected {min_len}..{max_len}"
+                _INVPARLEN,
+                f"{TLV_TABLE[index].name}: length {length}, expected {min_len}..{max_len}",
             )
         if values[index] is not None:
-            raise SmppError(_INVSTREAM, f"{spec.name} appears twice")
+            raise SmppError(_INVSTREAM, f"{TLV_TABLE[index].name} appears twice")
         if kind == _KIND_INT1:
             values[index] = buf[pos]
         elif kind == _KIND_INT2:
             values[index] = (buf[pos] << 8) | buf[pos + 1]
         elif kind == _KIND_CSTRING:
-            raw = buf[pos:value_end]
-            if raw[-1:] == b"\x00" and raw.find(0) == length - 1:
-                values[index] = raw[:-1].decode("latin-1")
+            last = value_end - 1
+            if buf.find(0, pos, value_end) == last:
+                values[index] = buf[pos:last].decode("latin-1")
             else:
-                values[index] = _cstring_value(spec, raw)
+                values[index] = _cstring_value(TLV_TABLE[index], buf[pos:value_end])
         elif kind == _KIND_OCTETS:
             values[index] = buf[pos:value_end]
         elif kind == _KIND_NETERR:
-            values[index] = NetworkErrorCode(buf[pos], (buf[pos + 1] << 8) | buf[pos + 2])
+            # Built as in ``frozen``: the slots of the writable twin, then the real class.
+            code = new(network_error_twin)
+            code.network_type = buf[pos]
+            code.error_code = (buf[pos + 1] << 8) | buf[pos + 2]
+            code.__class__ = NetworkErrorCode
+            values[index] = code
         elif kind == _KIND_INT4:
             values[index] = int.from_bytes(buf[pos:value_end], "big")
         else:

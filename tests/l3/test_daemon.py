@@ -1,0 +1,288 @@
+"""The daemon in-process over real loopback sockets, driven by the bundled trio ESME."""
+
+from __future__ import annotations
+
+import ssl
+import struct
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+import trustme
+
+from smscd.client import Esme, EsmeError
+from smscd.config import Config, parse_config
+from smscd.daemon import BoundAddresses, Daemon
+from smscd.smpp.codec import decode, encode
+from smscd.smpp.constants import BindType, CommandStatus
+from smscd.smpp.pdus import BindReceiver, DeliverSm, EnquireLink, QuerySm, SubmitSm, SubmitSmResp
+from smscd.smpp.session import SessionConfig
+
+ACCOUNT = """
+[[accounts]]
+system_id = "acme"
+password = "secret"
+"""
+
+
+def make_config(smpp: str = "", delay: str = "10ms", account: str = "") -> Config:
+    text = (
+        f'[smpp]\nlisten = "127.0.0.1:0"\n{smpp}'
+        '[http]\nlisten = ""\n'
+        f'[delivery]\ndelay = "{delay}"\nreceipt_retry = "200ms"\n'
+        f"{ACCOUNT}{account}"
+    )
+    return parse_config(text, "test.toml")
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[tuple[Daemon, BoundAddresses]]:
+    daemon = Daemon(config)
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        addresses: BoundAddresses = await nursery.start(
+            partial(daemon.run, stop=stop, handle_signals=False)
+        )
+        try:
+            yield daemon, addresses
+        finally:
+            stop.set()
+
+
+@asynccontextmanager
+async def esme(
+    address: tuple[str, int],
+    bind_type: BindType | None = BindType.TRANSCEIVER,
+    *,
+    system_id: str = "acme",
+    password: str = "secret",
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[Esme]:
+    client = await Esme.open(
+        *address,
+        ssl_context=ssl_context,
+        config=SessionConfig(window=1000, enquire_link_interval=0, response_timeout=5),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(client.run)
+        if bind_type is not None:
+            await client.bind(system_id, password, bind_type)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+            nursery.cancel_scope.cancel()
+
+
+def submit(**fields: object) -> SubmitSm:
+    values: dict[str, object] = {
+        "source_addr": "Acme",
+        "destination_addr": "46700000001",
+        "short_message": b"hello",
+    }
+    values.update(fields)
+    return SubmitSm(**values)  # type: ignore[arg-type]
+
+
+async def next_receipt(client: Esme, timeout: float = 5.0) -> DeliverSm:
+    with trio.fail_after(timeout):
+        return await client.deliveries.receive()
+
+
+async def test_submit_then_receipt_then_query() -> None:
+    async with running(make_config()) as (_, addresses), esme(addresses.smpp) as client:
+        response = await client.request(submit(registered_delivery=1))
+        assert response.command_status == CommandStatus.ESME_ROK
+        message_id = response.message_id  # type: ignore[union-attr]
+        receipt = await next_receipt(client)
+        assert receipt.tlvs.receipted_message_id == message_id
+        assert b"stat:DELIVRD err:201" in receipt.short_message
+        answer = await client.request(QuerySm(message_id=message_id, source_addr="Acme"))
+        assert answer.command_status == 0
+        assert answer.message_state == 2  # type: ignore[union-attr]
+
+
+async def test_throughput_limit_throttles_exactly() -> None:
+    config = make_config(account="throughput = 5\nburst = 5\n")
+    async with running(config) as (_, addresses), esme(addresses.smpp) as client:
+        statuses = [(await client.request(submit())).command_status for _ in range(10)]
+    assert statuses.count(CommandStatus.ESME_ROK) in (5, 6)  # 5 banked, maybe 1 refilled
+    assert statuses.count(CommandStatus.ESME_RTHROTTLED) == 10 - statuses.count(0)
+
+
+async def test_queue_limit_gives_msgqful() -> None:
+    config = make_config(delay="1h", account="max_queued = 3\n")
+    async with running(config) as (_, addresses), esme(addresses.smpp) as client:
+        statuses = [(await client.request(submit())).command_status for _ in range(4)]
+    assert statuses == [0, 0, 0, CommandStatus.ESME_RMSGQFUL]
+
+
+@pytest.mark.parametrize(
+    ("account_extra", "bind_type", "status"),
+    [
+        ('bind_types = ["transmitter"]\n', BindType.RECEIVER, CommandStatus.ESME_RBINDFAIL),
+        ('allowed_networks = ["10.0.0.0/8"]\n', BindType.TRANSMITTER, CommandStatus.ESME_RBINDFAIL),
+    ],
+)
+async def test_bind_policy(account_extra: str, bind_type: BindType, status: int) -> None:
+    async with (
+        running(make_config(account=account_extra)) as (_, addresses),
+        esme(addresses.smpp, None) as client,
+    ):
+        with pytest.raises(EsmeError) as refused:
+            await client.bind("acme", "secret", bind_type)
+        assert refused.value.command_status == status
+
+
+async def test_one_bind_limit() -> None:
+    config = make_config(account="max_binds = 1\n")
+    async with (
+        running(config) as (_, addresses),
+        esme(addresses.smpp),
+        esme(addresses.smpp, None) as second,
+    ):
+        with pytest.raises(EsmeError) as refused:
+            await second.bind("acme", "secret", BindType.TRANSMITTER)
+        assert refused.value.command_status == CommandStatus.ESME_RBINDFAIL
+
+
+async def test_submit_on_a_receiver_is_invalid_bind_status() -> None:
+    # Our own ESME session refuses to send it, so the frames are written by hand.
+    async with running(make_config()) as (_, addresses):
+        raw = await trio.open_tcp_stream(*addresses.smpp)
+        bind = BindReceiver(sequence_number=1, system_id="acme", password="secret")
+        await raw.send_all(encode(bind))
+        assert decode(await raw.receive_some(1024)).command_status == 0
+        await raw.send_all(encode(submit(sequence_number=2)))
+        answer = decode(await raw.receive_some(1024))
+        assert isinstance(answer, SubmitSmResp)
+        assert (answer.sequence_number, answer.command_status) == (
+            2,
+            CommandStatus.ESME_RINVBNDSTS,
+        )
+        await raw.aclose()
+
+
+async def test_unknown_command_and_absurd_length() -> None:
+    async with running(make_config()) as (_, addresses):
+        raw = await trio.open_tcp_stream(*addresses.smpp)
+        await raw.send_all(struct.pack(">IIII", 16, 0x0000_0999, 0, 7))
+        answer = await raw.receive_some(1024)
+        assert struct.unpack(">IIII", answer[:16]) == (16, 0x80000000, 3, 7)  # ESME_RINVCMDID
+        await raw.send_all(struct.pack(">IIII", 0x7FFF_FFFF, 4, 0, 8))
+        with trio.fail_after(1):
+            answer = await raw.receive_some(1024)
+            assert struct.unpack(">IIII", answer[:16])[1:3] == (0x80000000, 2)  # RINVCMDLEN
+            assert await raw.receive_some(1024) == b""  # and the connection is closed
+        await raw.aclose()
+
+
+async def test_refused_receipt_is_offered_again() -> None:
+    async with running(make_config()) as (_, addresses), esme(addresses.smpp) as client:
+        refusals = [CommandStatus.ESME_RX_T_APPN]
+        client.on_deliver = lambda pdu: refusals.pop() if refusals else CommandStatus.ESME_ROK
+        response = await client.request(submit(registered_delivery=1))
+        with trio.fail_after(5):
+            receipt = await next_receipt(client)
+        assert receipt.tlvs.receipted_message_id == response.message_id  # type: ignore[union-attr]
+        assert not refusals
+
+
+async def test_receipt_in_flight_on_a_dead_session_comes_back() -> None:
+    async with running(make_config()) as (daemon, addresses):
+        async with esme(addresses.smpp) as first:
+            first.on_deliver = lambda pdu: 0  # answered, but...
+            # ...this session never answers: swallow deliver_sm by closing before reading.
+            response = await first.request(submit(registered_delivery=1))
+            message_id = response.message_id  # type: ignore[union-attr]
+        async with esme(addresses.smpp) as second:
+            receipt = await next_receipt(second)
+            # Either the first session acknowledged it before closing (then this is a
+            # duplicate-free outbox) or it comes back here: at-least-once, never lost.
+            assert receipt.tlvs.receipted_message_id == message_id
+        assert daemon.outboxes.waiting().get("acme", 0) == 0
+
+
+async def test_receipts_wait_for_a_receiver() -> None:
+    async with running(make_config()) as (_, addresses):
+        async with esme(addresses.smpp, BindType.TRANSMITTER) as sender:
+            ids = [
+                (await sender.request(submit(registered_delivery=1))).message_id  # type: ignore[union-attr]
+                for _ in range(5)
+            ]
+            await sender.unbind()
+        await trio.sleep(0.1)
+        async with esme(addresses.smpp, BindType.RECEIVER) as receiver:
+            got = {(await next_receipt(receiver)).tlvs.receipted_message_id for _ in ids}
+        assert got == set(ids)
+
+
+async def test_enquire_link_and_drain_on_stop() -> None:
+    config = make_config()
+    daemon = Daemon(config)
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        addresses = await nursery.start(partial(daemon.run, stop=stop, handle_signals=False))
+        async with esme(addresses.smpp) as client:
+            assert (await client.request(EnquireLink())).command_status == 0
+            stop.set()
+            with trio.fail_after(5):
+                # The daemon unbinds us; our session answers and the link closes.
+                await client.wait_closed()
+    assert not daemon.context.connections
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[trustme.CA, Config]:
+    """A CA the test trusts, and a config whose TLS listener has a certificate from it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    return ca, make_config(
+        f'tls_listen = "127.0.0.1:0"\ntls_cert = "{cert_file}"\ntls_key = "{key_file}"\n'
+    )
+
+
+async def test_tls_listener(tls: tuple[trustme.CA, Config]) -> None:
+    ca, config = tls
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    async with running(config) as (_, addresses):
+        assert addresses.smpp_tls is not None
+        async with esme(addresses.smpp_tls, ssl_context=client_context) as client:
+            response = await client.request(submit(registered_delivery=1))
+            assert response.command_status == 0
+            receipt = await next_receipt(client)
+            assert b"stat:DELIVRD" in receipt.short_message
+        # Plaintext on the TLS port: no SMPP answer, the connection is closed.
+        raw = await trio.open_tcp_stream(*addresses.smpp_tls)
+        bind = b"acme\0secret\0\0\x34\0\0\0"
+        await raw.send_all(struct.pack(">IIII", 16 + len(bind), 9, 0, 1) + bind)
+        with trio.fail_after(5):
+            data = await raw.receive_some(1024)
+        assert data[4:8] != struct.pack(">I", 0x80000009)
+        await raw.aclose()
+
+
+async def test_tls_below_1_2_is_refused(tls: tuple[trustme.CA, Config]) -> None:
+    ca, config = tls
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca.configure_trust(old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # that is the point of the test
+        old.minimum_version = ssl.TLSVersion.TLSv1
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+    async with running(config) as (_, addresses):
+        assert addresses.smpp_tls is not None
+        stream = trio.SSLStream(
+            await trio.open_tcp_stream(*addresses.smpp_tls), old, server_hostname="127.0.0.1"
+        )
+        with pytest.raises(trio.BrokenResourceError), trio.fail_after(5):
+            await stream.do_handshake()
+        await trio.aclose_forcefully(stream)
