@@ -17,7 +17,7 @@ from attrs import setters
 from smscd.smpp.constants import MessageState
 from smscd.status import Code, StatusCode, is_final, lookup
 
-__all__ = ["Address", "Message", "MessageIdGenerator", "StatusEvent"]
+__all__ = ["Address", "ConcatPart", "Message", "MessageIdGenerator", "StatusEvent"]
 
 # Fields the ESME's submission fixed; they must never change after acceptance.
 _fixed = setters.frozen
@@ -46,6 +46,21 @@ class StatusEvent:
     at: float
 
 
+@attrs.frozen
+class ConcatPart:
+    """Where a message stands in a concatenated (multi-part) message.
+
+    Attributes:
+        reference: the concatenation reference (UDH IE 0x00/0x08 or sar_msg_ref_num).
+        total: how many parts the whole message has.
+        sequence: this part's number, 1..total.
+    """
+
+    reference: int
+    total: int
+    sequence: int
+
+
 @attrs.define(kw_only=True)
 class Message:
     """A message accepted from an ESME, with its status history.
@@ -69,6 +84,8 @@ class Message:
         status: the current operator code (``smscd.status``).
         history: every status reached, oldest first; starts with ``status`` at ``submit_time``.
         done_time: when the message became final, or None while it is not.
+        concat: this message's place in a concatenated message, or None for a single one.
+        concat_text: the whole concatenated message's text, once every part has arrived.
     """
 
     message_id: str = attrs.field(on_setattr=_fixed)
@@ -90,6 +107,8 @@ class Message:
     status: int = int(Code.ACCEPTED)
     history: list[StatusEvent] = attrs.field(factory=list)
     done_time: float | None = None
+    concat: ConcatPart | None = attrs.field(default=None, on_setattr=_fixed)
+    concat_text: str | None = None
 
     def __attrs_post_init__(self) -> None:
         # Validate the starting status now rather than at the first query_sm.

@@ -15,7 +15,7 @@ import structlog
 
 from smscd.accounts import Accounts
 from smscd.carriers.base import Carrier
-from smscd.message import Address, Message, MessageIdGenerator
+from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
@@ -73,6 +73,8 @@ class Router:
         self._sim_now = sim_now
         self._reassembler = reassembler
         self._latin1 = gsm_default_is_latin1
+        # (reassembly key, reference) -> {sequence: message_id} of the parts seen so far.
+        self._concat_members: dict[tuple[object, int], dict[int, str]] = {}
 
     # ---------------------------------------------------------------- submit path
 
@@ -154,7 +156,7 @@ class Router:
                 # SMPP 3.4 §5.3.2.32: short_message and message_payload are exclusive.
                 return Accepted(CommandStatus.ESME_RINVOPTPARAMVAL)
             payload = tlvs.message_payload
-        concat: tuple[int, int, int] | None = None
+        concat: ConcatPart | None = None
         if pdu.esm_class & EsmClass.UDHI:
             try:
                 udh, payload = split_udh(payload)
@@ -162,14 +164,14 @@ class Router:
                 return Accepted(CommandStatus.ESME_RINVESMCLASS)
             info = udh.concat
             if info is not None:
-                concat = (info.reference, info.total, info.sequence)
+                concat = ConcatPart(info.reference, info.total, info.sequence)
         elif tlvs.sar_msg_ref_num is not None:
             if tlvs.sar_total_segments is None or tlvs.sar_segment_seqnum is None:
                 return Accepted(CommandStatus.ESME_RMISSINGOPTPARAM)
             total, sequence = tlvs.sar_total_segments, tlvs.sar_segment_seqnum
             if not 1 <= sequence <= total:
                 return Accepted(CommandStatus.ESME_RINVOPTPARAMVAL)
-            concat = (tlvs.sar_msg_ref_num, total, sequence)
+            concat = ConcatPart(tlvs.sar_msg_ref_num, total, sequence)
         try:
             text = decode_text(payload, pdu.data_coding, gsm_default_is_latin1=self._latin1)
         except TextDecodeError as exc:
@@ -192,8 +194,9 @@ class Router:
             priority_flag=getattr(pdu, "priority_flag", 0),
             payload=payload,
             text=text,
-            parts=concat[1] if concat else 1,
+            parts=concat.total if concat else 1,
             submit_time=sim_now,
+            concat=concat,
         )
         self.store.add(message)
         account = self.accounts.get(system_id)
@@ -205,25 +208,42 @@ class Router:
         self.on_status(message.message_id, Code.QUEUED)
         return Accepted(CommandStatus.ESME_ROK, message.message_id)
 
-    def _reassemble(self, message: Message, concat: tuple[int, int, int]) -> None:
-        reference, total, sequence = concat
+    def _reassemble(self, message: Message, concat: ConcatPart) -> None:
+        """Collect a part; when its set is complete, give every part the whole text."""
         key = (message.system_id, message.source.addr, message.destination.addr)
+        members = self._concat_members.setdefault((key, concat.reference), {})
+        members[concat.sequence] = message.message_id
         done = self._reassembler.add(
-            key, reference, total, sequence, message.payload, self._sim_now()
+            key, concat.reference, concat.total, concat.sequence, message.payload, self._sim_now()
         )
-        if done is not None:
-            log.debug(
-                "concatenated_message_complete",
-                message_id=message.message_id,
-                reference=reference,
-                parts=total,
+        if done is None:
+            return
+        del self._concat_members[(key, concat.reference)]
+        try:
+            # Decode the joined payload: senders cut escapes and surrogate pairs between parts.
+            text = decode_text(
+                done.payload, message.data_coding, gsm_default_is_latin1=self._latin1
             )
+        except TextDecodeError:
+            text = None
+        for message_id in members.values():
+            part = self.store.get(message_id)
+            if part is not None:
+                part.concat_text = text
+        log.debug(
+            "concatenated_message_complete",
+            message_id=message.message_id,
+            reference=concat.reference,
+            parts=concat.total,
+        )
 
     def expire_reassembly(self) -> None:
         for incomplete in self._reassembler.expire(self._sim_now()):
+            self._concat_members.pop((incomplete.key, incomplete.reference), None)
             log.info(
                 "concatenated_message_incomplete",
                 key=str(incomplete.key),
+                reference=incomplete.reference,
                 missing=list(incomplete.missing),
             )
 

@@ -123,6 +123,9 @@ def test_long_message_split_by_make_parts_gets_one_receipt_per_part(
     views = [_get(daemon, f"/api/v1/messages/{message_id}") for message_id in ids]
     assert all(view["parts"] == 3 for view in views)
     assert "".join(view["text"] for view in views) == text
+    # Reassembled: every part knows its place and, once all arrived, the whole text.
+    assert [view["concat"]["sequence"] for view in views] == [1, 2, 3]
+    assert all(view["concat"]["text"] == text for view in views)
 
 
 def test_query_sm_reports_the_final_state(daemon: RunningDaemon, esme: Esme) -> None:

@@ -217,8 +217,17 @@ def test_surrogate_pair_cut_across_ucs2_parts_is_accepted(router: Router) -> Non
     body = "a😀".encode("utf-16-be")  # 00 61 d8 3d de 00
     first = build_concat_udh(9, 2, 1) + body[:4]
     second = build_concat_udh(9, 2, 2) + body[4:]
+    ids = []
     for part in (first, second):
-        assert submit(router, esm_class=EsmClass.UDHI, data_coding=8, short_message=part)[0] == 0
+        status, message_id = submit(
+            router, esm_class=EsmClass.UDHI, data_coding=8, short_message=part
+        )
+        assert status == 0
+        ids.append(message_id)
+    # Reassembled, the halves make one emoji again.
+    for message_id in ids:
+        stored = router.store.get(message_id)
+        assert stored is not None and stored.concat_text == "a😀"
 
 
 def test_query_cancel_replace(router: Router, carrier: RecordingCarrier) -> None:
@@ -251,3 +260,27 @@ def test_cancel_by_addresses(router: Router) -> None:
     pdu = CancelSm(source_addr="Acme", destination_addr="46700000001")
     assert router.cancel("acme", pdu) == 0
     assert router.store.statistics().pending == 0
+
+
+def test_incomplete_concatenation_times_out(carrier: RecordingCarrier) -> None:
+    now = [1_700_000_000.0]
+    router = Router(
+        store=MemoryStore(3600, 1000),
+        carrier=carrier,
+        accounts=Accounts([Account(system_id="acme", password="pw")], now=0.0),
+        outboxes=Outboxes(retry_delay=1.0),
+        ids=MessageIdGenerator(1),
+        sim_now=lambda: now[0],
+        reassembler=Reassembler(60.0),
+    )
+    status, message_id = submit(
+        router, esm_class=EsmClass.UDHI, short_message=build_concat_udh(3, 2, 1) + b"half"
+    )
+    assert status == 0
+    now[0] += 61
+    router.expire_reassembly()
+    # The second part arriving now starts a new set instead of completing the old one.
+    submit(router, esm_class=EsmClass.UDHI, short_message=build_concat_udh(3, 2, 2) + b"late")
+    stored = router.store.get(message_id)
+    assert stored is not None and stored.concat_text is None
+    assert stored.concat is not None and (stored.concat.sequence, stored.concat.total) == (1, 2)

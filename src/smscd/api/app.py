@@ -52,6 +52,13 @@ def message_view(message: Message) -> dict[str, Any]:
         "text": message.text,
         "payload_hex": message.payload.hex(),
         "parts": message.parts,
+        "concat": None
+        if message.concat is None
+        else {
+            **attrs.asdict(message.concat),
+            "complete": message.concat_text is not None,
+            "text": message.concat_text,
+        },
         "submit_time": iso(message.submit_time),
         "done_time": iso(message.done_time),
         "final": row.final,

@@ -1,0 +1,89 @@
+"""The command line as users type it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import RunningDaemon
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def smscd(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smscd", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_check_config_accepts_the_annotated_config() -> None:
+    result = smscd("check-config", str(ROOT / "conf" / "smscd.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout and "smppclient1" in result.stdout
+
+
+def test_check_config_names_key_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[smpp]\nlisten = "127.0.0.1:2775"\n\n[[accounts]]\nsystem_id = "a"\n'
+        'password = "p"\nmax_binds = -1\n'
+    )
+    result = smscd("check-config", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:7: accounts[0].max_binds:" in result.stderr
+
+
+def test_check_config_rejects_unknown_keys(tmp_path: Path) -> None:
+    bad = tmp_path / "typo.toml"
+    bad.write_text(
+        '[smpp]\nlisten = "127.0.0.1:2775"\nwindw = 5\n'
+        '[[accounts]]\nsystem_id = "a"\npassword = "p"\n'
+    )
+    result = smscd("check-config", str(bad))
+    assert result.returncode == 2
+    assert ":3: smpp.windw:" in result.stderr
+
+
+def test_run_refuses_a_bad_listen_flag() -> None:
+    result = smscd("run", "--smpp-listen", "nonsense")
+    assert result.returncode == 2
+    assert "smpp.listen" in result.stderr
+
+
+def test_send_prints_ids_and_receipts(daemon: RunningDaemon) -> None:
+    host, port = daemon.smpp
+    text = "A long message " * 15  # 225 characters: two parts
+    result = smscd(
+        "send", "--host", host, "--port", str(port), "--to", "46700000009", "--text", text
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    accepted = [line for line in lines if "accepted, message_id" in line]
+    assert [line.split(":")[0] for line in accepted] == ["part 1/2", "part 2/2"]
+    receipts = [line for line in lines if line.startswith("receipt: ")]
+    assert len(receipts) == 2
+    assert all("stat:DELIVRD err:201" in line for line in receipts)
+
+
+def test_send_reports_a_refused_bind(daemon: RunningDaemon) -> None:
+    host, port = daemon.smpp
+    result = smscd(
+        "send",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--password",
+        "nope",
+        "--to",
+        "4670",
+        "--text",
+        "x",
+    )
+    assert result.returncode == 1
+    assert "ESME_RINVPASWD" in result.stdout
