@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -48,21 +47,18 @@ SEED_CODES = {
     599: "Unknown",
 }
 
-SEED_DIR = Path(
-    os.environ.get("SMSCD_SEEDS", Path(__file__).resolve().parents[3] / "shared" / "seeds")
-)
+SEED_TABLE = Path(__file__).parent / "data" / "seed_status_codes.txt"
 _SEED_ROW = re.compile(r"^(\w+) \| (\d{3}) \| (Info|Success|Rejection|Error) \| (.+?) \|$")
 
 
 def seed_rows() -> list[tuple[int, str, str, str]]:
     """(code, name, group, comment) from the pipe-table seed page."""
     rows = []
-    for path in sorted(SEED_DIR.glob("*.txt")):
-        for line in path.read_text("utf-8").splitlines():
-            match = _SEED_ROW.match(line.strip())
-            if match:
-                name, code, group, comment = match.groups()
-                rows.append((int(code), name, group, comment))
+    for line in SEED_TABLE.read_text("utf-8").splitlines():
+        match = _SEED_ROW.match(line.strip())
+        if match:
+            name, code, group, comment = match.groups()
+            rows.append((int(code), name, group, comment))
     return rows
 
 
@@ -71,7 +67,6 @@ def test_table_has_exactly_the_seed_codes_and_names() -> None:
     assert list(STATUS_CODES) == sorted(STATUS_CODES)
 
 
-@pytest.mark.skipif(not SEED_DIR.is_dir(), reason="seed documents not available")
 def test_table_matches_seed_text_verbatim() -> None:
     rows = seed_rows()
     assert len(rows) == len(SEED_CODES)
