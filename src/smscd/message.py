@@ -12,17 +12,15 @@ they end up in receipts and query_sm answers.
 from __future__ import annotations
 
 import attrs
-from attrs import setters
 
 from smscd.smpp.constants import MessageState
-from smscd.status import Code, StatusCode, is_final, lookup
+from smscd.smpp.frozen import fast_frozen
+from smscd.status import STATUS_CODES, Code, StatusCode, is_final, lookup
 
 __all__ = ["Address", "ConcatPart", "Message", "MessageIdGenerator", "StatusEvent"]
 
-# Fields the ESME's submission fixed; they must never change after acceptance.
-_fixed = setters.frozen
 
-
+@fast_frozen
 @attrs.frozen
 class Address:
     """An SMPP address: type of number, numbering plan indicator, and the digits or text.
@@ -38,6 +36,7 @@ class Address:
     addr: str
 
 
+@fast_frozen
 @attrs.frozen
 class StatusEvent:
     """One step of a message's history: operator ``code`` reached at simulation time ``at``."""
@@ -46,6 +45,7 @@ class StatusEvent:
     at: float
 
 
+@fast_frozen
 @attrs.frozen
 class ConcatPart:
     """Where a message stands in a concatenated (multi-part) message.
@@ -64,6 +64,11 @@ class ConcatPart:
 @attrs.define(kw_only=True)
 class Message:
     """A message accepted from an ESME, with its status history.
+
+    What the ESME submitted is not changed after acceptance, except what replace_sm may
+    replace while the message is queued (payload, text, registered_delivery). This is by
+    convention, not enforced per attribute: attrs' on_setattr hooks put a Python-level
+    ``__setattr__`` on every write, which measured as the largest single cost on the hot path.
 
     Attributes:
         message_id: the id returned in submit_sm_resp; decimal, see ``MessageIdGenerator``.
@@ -88,26 +93,26 @@ class Message:
         concat_text: the whole concatenated message's text, once every part has arrived.
     """
 
-    message_id: str = attrs.field(on_setattr=_fixed)
-    system_id: str = attrs.field(on_setattr=_fixed)
-    source: Address = attrs.field(on_setattr=_fixed)
-    destination: Address = attrs.field(on_setattr=_fixed)
+    message_id: str
+    system_id: str
+    source: Address
+    destination: Address
     # payload, text and registered_delivery are what replace_sm may change while queued.
     payload: bytes
-    submit_time: float = attrs.field(on_setattr=_fixed)
-    data_coding: int = attrs.field(default=0, on_setattr=_fixed)
-    esm_class: int = attrs.field(default=0, on_setattr=_fixed)
+    submit_time: float
+    data_coding: int = 0
+    esm_class: int = 0
     registered_delivery: int = 0
-    protocol_id: int = attrs.field(default=0, on_setattr=_fixed)
-    priority_flag: int = attrs.field(default=0, on_setattr=_fixed)
+    protocol_id: int = 0
+    priority_flag: int = 0
     text: str | None = None
-    parts: int = attrs.field(default=1, on_setattr=_fixed)
-    validity_deadline: float | None = attrs.field(default=None, on_setattr=_fixed)
-    scheduled_time: float | None = attrs.field(default=None, on_setattr=_fixed)
+    parts: int = 1
+    validity_deadline: float | None = None
+    scheduled_time: float | None = None
     status: int = int(Code.ACCEPTED)
     history: list[StatusEvent] = attrs.field(factory=list)
     done_time: float | None = None
-    concat: ConcatPart | None = attrs.field(default=None, on_setattr=_fixed)
+    concat: ConcatPart | None = None
     concat_text: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -149,9 +154,9 @@ class Message:
                 the receipt, so the caller must decide first (e.g. cancel_sm on a delivered
                 message is ESME_RCANCELFAIL).
         """
-        row = lookup(code)
+        row = STATUS_CODES.get(code) or lookup(code)
         code = int(code)  # a Code member would serialise as its name in some encoders
-        if self.is_final:
+        if self.done_time is not None:
             raise ValueError(
                 f"message {self.message_id} is final ({self.status}); cannot record {code}"
             )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import attrs
 import structlog
 
-from smscd.accounts import Accounts
+from smscd.accounts import Accounts, AccountState
 from smscd.carriers.base import Carrier
 from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
@@ -30,7 +30,7 @@ from smscd.smpp.pdus import (
 from smscd.sms.coding import Alphabet, TextDecodeError, decode_text
 from smscd.sms.reassembly import Reassembler
 from smscd.sms.udh import UdhError, split_udh
-from smscd.status import Code, is_final, lookup
+from smscd.status import Code, lookup
 from smscd.store.base import Store
 
 log = structlog.get_logger("smscd.router")
@@ -93,7 +93,7 @@ class Router:
         if status:
             return Accepted(status)
         return self._accept(
-            system_id, pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
+            account, pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
         )
 
     def submit_multi(
@@ -121,7 +121,7 @@ class Router:
                 Accepted(status)
                 if status
                 else self._accept(
-                    system_id, pdu, dest.destination_addr, dest.dest_addr_ton, dest.dest_addr_npi
+                    account, pdu, dest.destination_addr, dest.dest_addr_ton, dest.dest_addr_npi
                 )
             )
             if result.command_status:
@@ -141,7 +141,7 @@ class Router:
 
     def _accept(
         self,
-        system_id: str,
+        account: AccountState,
         pdu: SmsRequest | SubmitMulti,
         dest_addr: str,
         dest_ton: int,
@@ -184,7 +184,7 @@ class Router:
         sim_now = self._sim_now()
         message = Message(
             message_id=self._ids.next(),
-            system_id=system_id,
+            system_id=account.policy.system_id,
             source=Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
             destination=Address(dest_ton, dest_npi, dest_addr),
             data_coding=pdu.data_coding,
@@ -199,13 +199,11 @@ class Router:
             concat=concat,
         )
         self.store.add(message)
-        account = self.accounts.get(system_id)
-        assert account is not None
         account.queued += 1
         if concat is not None:
             self._reassemble(message, concat)
+        self._advance(message, Code.QUEUED)
         self.carrier.submit(message)
-        self.on_status(message.message_id, Code.QUEUED)
         return Accepted(CommandStatus.ESME_ROK, message.message_id)
 
     def _reassemble(self, message: Message, concat: ConcatPart) -> None:
@@ -252,19 +250,21 @@ class Router:
     def on_status(self, message_id: str, code: int) -> None:
         """A carrier reports that a message reached operator status `code`."""
         message = self.store.get(message_id)
-        if message is None or is_final(message.status):
-            return
+        if message is not None and message.done_time is None:
+            self._advance(message, code)
+
+    def _advance(self, message: Message, code: int) -> None:
         at = self._sim_now()
         message.record(code, at)
         self.store.update(message, at)
         registered = message.registered_delivery
-        if is_final(code):
+        if message.done_time is not None:
             account = self.accounts.get(message.system_id)
             if account is not None:
                 account.queued -= 1
             if _wants_final_receipt(registered, code):
                 self._emit(message, code, intermediate=False)
-        elif registered & RegisteredDelivery.INTERMEDIATE_NOTIFICATION and code != Code.ACCEPTED:
+        elif registered & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
             self._emit(message, code, intermediate=True)
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:

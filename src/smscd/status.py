@@ -135,10 +135,12 @@ class StatusCode:
     meaning: str
     message_state: MessageState
     stat: str
+    #: Whether the message's life ends with this code (2xx, 4xx, 5xx). Stored, not derived:
+    #: it is read on every status change of every message.
+    final: bool = attrs.field(init=False)
 
-    @property
-    def final(self) -> bool:
-        """Whether the message's life ends with this code (2xx, 4xx, 5xx)."""
+    @final.default
+    def _final(self) -> bool:
         return self.group.final
 
 
@@ -344,10 +346,17 @@ def lookup_name(name: str) -> StatusCode:
         raise KeyError(f"unknown operator status name {name!r}") from None
 
 
+_FINAL_CODES: frozenset[int] = frozenset(code for code, row in STATUS_CODES.items() if row.final)
+
+
 def is_final(code: int) -> bool:
     """Whether an operator code ends a message's life (2xx, 4xx, 5xx; 1xx is not final).
 
     Raises:
         KeyError: when ``code`` is not one of the operator's codes.
     """
-    return lookup(code).final
+    if code in _FINAL_CODES:
+        return True
+    if code in STATUS_CODES:
+        return False
+    raise KeyError(f"unknown operator status code {code!r}")

@@ -70,12 +70,13 @@ def test_unknown_codes_rejected() -> None:
         make_message(status=42)
 
 
-def test_submission_fields_cannot_change() -> None:
+def test_record_after_final_is_refused_even_when_status_is_set_directly() -> None:
+    # Finality follows done_time, which only record() sets: a message that ended stays ended.
     message = make_message()
-    with pytest.raises(attrs.exceptions.FrozenAttributeError):
-        message.destination = Address(1, 1, "46700000000")
-    with pytest.raises(attrs.exceptions.FrozenAttributeError):
-        message.message_id = "2"
+    message.record(201, T0 + 1)
+    with pytest.raises(ValueError, match="final"):
+        message.record(202, T0 + 2)
+    assert message.done_time == T0 + 1
 
 
 def test_restored_message_keeps_its_history() -> None:

@@ -213,3 +213,32 @@ def test_message_receipt_for_failure_and_binary() -> None:
         "id:9 sub:001 dlvrd:000 submit date:7001010000 done date:7001010001 "
         "stat:UNDELIV err:514 text:"
     )
+
+
+def test_build_receipt_text_is_exactly_format_receipt() -> None:
+    # build_receipt assembles the line itself on the hot path; it must not drift.
+    from smscd.message import Address, Message  # noqa: PLC0415
+    from smscd.receipt import build_receipt  # noqa: PLC0415
+
+    message = Message(
+        message_id="1795453364417043",
+        system_id="acme",
+        source=Address(5, 0, "Acme"),
+        destination=Address(1, 1, "46700000001"),
+        payload=b"",
+        text="Hej\nvärlden, 20+ characters here",
+        submit_time=1_795_450_000.7,
+    )
+    message.record(501, 1_795_450_130.2)
+    pdu = build_receipt(message, 501)
+    expected = format_receipt(
+        message.message_id,
+        submitted=1,
+        delivered=0,
+        submit_date=datetime.fromtimestamp(message.submit_time, UTC),
+        done_date=datetime.fromtimestamp(1_795_450_130.2, UTC),
+        stat="UNDELIV",
+        err=501,
+        text=message.text or "",
+    )
+    assert pdu.short_message == expected.encode("ascii", "replace")

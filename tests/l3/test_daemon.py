@@ -17,7 +17,7 @@ import trustme
 from smscd.client import Esme, EsmeError
 from smscd.config import Config, parse_config
 from smscd.daemon import BoundAddresses, Daemon
-from smscd.smpp.codec import decode, encode
+from smscd.smpp.codec import PduReader, decode, encode
 from smscd.smpp.constants import BindType, CommandStatus
 from smscd.smpp.pdus import BindReceiver, DeliverSm, EnquireLink, QuerySm, SubmitSm, SubmitSmResp
 from smscd.smpp.session import SessionConfig
@@ -194,15 +194,24 @@ async def test_refused_receipt_is_offered_again() -> None:
 
 async def test_receipt_in_flight_on_a_dead_session_comes_back() -> None:
     async with running(make_config()) as (daemon, addresses):
-        async with esme(addresses.smpp) as first:
-            first.on_deliver = lambda pdu: 0  # answered, but...
-            # ...this session never answers: swallow deliver_sm by closing before reading.
-            response = await first.request(submit(registered_delivery=1))
-            message_id = response.message_id  # type: ignore[union-attr]
-        async with esme(addresses.smpp) as second:
-            receipt = await next_receipt(second)
-            # Either the first session acknowledged it before closing (then this is a
-            # duplicate-free outbox) or it comes back here: at-least-once, never lost.
+        async with esme(addresses.smpp, BindType.TRANSMITTER) as sender:
+            response = await sender.request(submit(registered_delivery=1))
+        message_id = response.message_id  # type: ignore[union-attr]
+        # A receiver that takes the deliver_sm and hangs up without answering it.
+        raw = await trio.open_tcp_stream(*addresses.smpp)
+        await raw.send_all(
+            encode(BindReceiver(sequence_number=1, system_id="acme", password="secret"))
+        )
+        reader = PduReader()
+        seen: list[object] = []
+        with trio.fail_after(5):
+            while not any(isinstance(pdu, DeliverSm) for pdu in seen):
+                reader.feed(await raw.receive_some(65536))
+                while (pdu := reader.next_pdu()) is not None:
+                    seen.append(pdu)
+        await raw.aclose()
+        async with esme(addresses.smpp, BindType.RECEIVER) as receiver:
+            receipt = await next_receipt(receiver)
             assert receipt.tlvs.receipted_message_id == message_id
         assert daemon.outboxes.waiting().get("acme", 0) == 0
 

@@ -122,7 +122,6 @@ class SmppConnection:
         self._drained_lot = trio.lowlevel.ParkingLot()
         self._account: AccountState | None = None
         self._outbox: Outbox | None = None
-        self._inflight: set[OutboxItem] = set()
         self._submits = 0
         self._receipts_sent = 0
         self._cancel_scope = trio.CancelScope()
@@ -156,10 +155,14 @@ class SmppConnection:
             self._account = None
         if self._outbox is not None:
             self._outbox.unsubscribe(self._wake_pump)
-            if self._inflight:
-                # At-least-once: whatever the ESME did not acknowledge goes out again.
-                self._outbox.put_back(self._inflight)
-                self._inflight.clear()
+            # At-least-once: whatever the ESME did not acknowledge goes out again.
+            unanswered = [
+                context
+                for _, context in self._session.drain_outstanding()
+                if isinstance(context, OutboxItem)
+            ]
+            if unanswered:
+                self._outbox.put_back(unanswered)
             self._outbox = None
 
     def _wake_pump(self) -> None:
@@ -275,7 +278,6 @@ class SmppConnection:
             return
         for item in outbox.take(free):
             session.send_request(item.pdu, now, item)
-            self._inflight.add(item)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -415,7 +417,6 @@ class SmppConnection:
     def _on_response(self, response: Pdu, context: object) -> None:
         if not isinstance(context, OutboxItem):
             return  # enquire_link and unbind responses are the session's business
-        self._inflight.discard(context)
         if response.command_status == CommandStatus.ESME_ROK:
             self._receipts_sent += 1
             return
@@ -429,7 +430,6 @@ class SmppConnection:
     def _on_timeout(self, request: Pdu, context: object) -> None:
         if not isinstance(context, OutboxItem):
             return
-        self._inflight.discard(context)
         self._log.info(
             "deliver_timeout", message_id=context.message_id, seq=request.sequence_number
         )
