@@ -47,7 +47,7 @@ class AccountState:
     policy: Account
     bucket: TokenBucket | None
     binds: int = 0
-    queued: int = 0  # accepted, not yet final
+    queued: int = 0  # accepted and not finished: not final, or its final receipt unacknowledged
 
     def admit_submit(self, now: float) -> int:
         """The command_status a new submit gets from the account's limits (ESME_ROK to go on)."""

@@ -392,7 +392,8 @@ class Account:
         throughput: messages per second accepted, 0 for unlimited.
         burst: how many messages may arrive at once before throttling; defaults to
             ``throughput`` (at least 1).
-        max_queued: messages accepted and not yet final before ESME_RMSGQFUL.
+        max_queued: messages accepted and not finished (not final, or final with its
+            receipt not yet acknowledged) before ESME_RMSGQFUL.
         allowed_networks: client addresses that may bind.
     """
 

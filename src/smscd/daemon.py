@@ -14,6 +14,7 @@ for them to finish within `smpp.drain_timeout`, then cancel whatever is left and
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import ssl
@@ -42,6 +43,16 @@ from smscd.store.memory import MemoryStore
 from smscd.transport.server import ServerContext, SmppServer
 
 log = structlog.get_logger("smscd.daemon")
+
+# CPython's full collections rescan every long-lived object. With the store's retained
+# messages that is about a million objects: measured with scripts/bench.py, 30 % of the
+# daemon's CPU and pauses of up to 0.8 s, freeing almost nothing. Messages, receipts and
+# their parts form no reference cycles and are freed by reference counting, so survivors are
+# moved out of the collector's sight every few seconds (gc.freeze), and a full collection
+# over everything runs rarely, to find whatever cycles did form.
+GC_THRESHOLDS = (50_000, 20, 100)
+GC_FREEZE_INTERVAL = 5.0
+GC_FULL_INTERVAL = 600.0
 
 
 @attrs.frozen
@@ -199,9 +210,27 @@ class Daemon:
             task_status.started(_parse_bind(bound[0]))
 
     async def _housekeeping(self) -> None:
+        gc.set_threshold(*GC_THRESHOLDS)
+        gc.freeze()
+        next_freeze = next_full = trio.current_time()
+        next_full += GC_FULL_INTERVAL
         while True:
             await trio.sleep(1.0)
             self.router.expire_reassembly()
+            now = trio.current_time()
+            if now >= next_full:
+                next_full = now + GC_FULL_INTERVAL
+                gc.unfreeze()
+                started = time.perf_counter()
+                found = gc.collect()
+                log.info(
+                    "gc_full_collection",
+                    collected=found,
+                    seconds=round(time.perf_counter() - started, 3),
+                )
+            if now >= next_freeze:
+                next_freeze = now + GC_FREEZE_INTERVAL
+                gc.freeze()
 
     async def _signals(self, stop: trio.Event) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -26,6 +26,9 @@ class OutboxItem:
     pdu: DeliverSm
     message_id: str | None = None
     attempts: int = 0
+    # A final receipt keeps its message counted against the account's max_queued until the
+    # ESME acknowledges it; intermediate notifications and MO do not.
+    final: bool = False
 
 
 class Outbox:

@@ -201,18 +201,18 @@ class Router:
         self.store.add(message)
         account.queued += 1
         if concat is not None:
-            self._reassemble(message, concat)
-        self._advance(message, Code.QUEUED)
+            self._reassemble(message, concat, sim_now)
+        self._advance(message, Code.QUEUED, sim_now)
         self.carrier.submit(message)
         return Accepted(CommandStatus.ESME_ROK, message.message_id)
 
-    def _reassemble(self, message: Message, concat: ConcatPart) -> None:
+    def _reassemble(self, message: Message, concat: ConcatPart, sim_now: float) -> None:
         """Collect a part; when its set is complete, give every part the whole text."""
         key = (message.system_id, message.source.addr, message.destination.addr)
         members = self._concat_members.setdefault((key, concat.reference), {})
         members[concat.sequence] = message.message_id
         done = self._reassembler.add(
-            key, concat.reference, concat.total, concat.sequence, message.payload, self._sim_now()
+            key, concat.reference, concat.total, concat.sequence, message.payload, sim_now
         )
         if done is None:
             return
@@ -247,29 +247,46 @@ class Router:
 
     # ---------------------------------------------------------------- status path
 
-    def on_status(self, message_id: str, code: int) -> None:
-        """A carrier reports that a message reached operator status `code`."""
+    def on_status(self, message_id: str, *codes: int) -> None:
+        """A carrier reports that a message reached operator status `codes`, in order, now."""
         message = self.store.get(message_id)
-        if message is not None and message.done_time is None:
-            self._advance(message, code)
-
-    def _advance(self, message: Message, code: int) -> None:
+        if message is None:
+            return
         at = self._sim_now()
+        for code in codes:
+            if message.done_time is not None:
+                return
+            self._advance(message, code, at)
+
+    def _advance(self, message: Message, code: int, at: float) -> None:
         message.record(code, at)
         self.store.update(message, at)
         registered = message.registered_delivery
         if message.done_time is not None:
-            account = self.accounts.get(message.system_id)
-            if account is not None:
-                account.queued -= 1
             if _wants_final_receipt(registered, code):
+                # Still owed to the ESME: it counts against max_queued until acknowledged,
+                # so an ESME that cannot keep up with receipts meets ESME_RMSGQFUL instead
+                # of growing the daemon's memory without bound.
                 self._emit(message, code, intermediate=False)
+            else:
+                self._release_one(message.system_id)
         elif registered & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
             self._emit(message, code, intermediate=True)
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
         pdu = build_receipt(message, code, intermediate=intermediate)
-        self.outboxes.put(OutboxItem(message.system_id, pdu, message.message_id))
+        item = OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate)
+        self.outboxes.put(item)
+
+    def receipt_acknowledged(self, item: OutboxItem) -> None:
+        """The ESME answered a deliver_sm with ESME_ROK: a final receipt ends the message's work."""
+        if item.final:
+            self._release_one(item.system_id)
+
+    def _release_one(self, system_id: str) -> None:
+        account = self.accounts.get(system_id)
+        if account is not None:
+            account.queued -= 1
 
     # ---------------------------------------------------------------- queries
 

@@ -284,3 +284,14 @@ def test_incomplete_concatenation_times_out(carrier: RecordingCarrier) -> None:
     stored = router.store.get(message_id)
     assert stored is not None and stored.concat_text is None
     assert stored.concat is not None and (stored.concat.sequence, stored.concat.total) == (1, 2)
+
+
+def test_unacknowledged_receipts_count_against_the_queue(router: Router) -> None:
+    ids = [submit(router, short_message=b"x", registered_delivery=1)[1] for _ in range(3)]
+    for message_id in ids:
+        router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+    # Final, but their receipts are still owed: the ESME is pushed back.
+    assert submit(router, short_message=b"x")[0] == CommandStatus.ESME_RMSGQFUL
+    (item, *_) = router.outboxes["acme"].take(3)
+    router.receipt_acknowledged(item)
+    assert submit(router, short_message=b"x")[0] == CommandStatus.ESME_ROK

@@ -15,8 +15,11 @@ from smscd.message import Message
 
 
 class StatusSink(Protocol):
-    def on_status(self, message_id: str, code: int) -> None:
-        """Record that the message reached operator status `code` (101 to 599) now."""
+    def on_status(self, message_id: str, *codes: int) -> None:
+        """Record that the message reached operator status `codes` (101 to 599), in order, now.
+
+        Statuses after a final one are ignored: a message's end is what its receipt said.
+        """
 
 
 class Carrier(Protocol):

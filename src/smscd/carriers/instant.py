@@ -60,7 +60,6 @@ class InstantCarrier:
                 if message_id not in pending:
                     continue
                 pending.discard(message_id)
-                sink.on_status(message_id, Code.SENDING)
-                sink.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+                sink.on_status(message_id, Code.SENDING, Code.DELIVERED_TO_HANDSET)
             # Let sessions run between large batches instead of starving them.
             await trio.lowlevel.checkpoint()

@@ -6,7 +6,7 @@ Retention keeps memory flat on a long run: a finished message stays queryable fo
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator
 
 from smscd.message import Message
@@ -19,8 +19,11 @@ class MemoryStore:
         self._retention = retention
         self._max_finished = max_finished
         self._pending: dict[str, Message] = {}
-        # message_id -> time it finished; insertion order is finishing order.
-        self._finished_at: OrderedDict[str, float] = OrderedDict()
+        # The retention queue, in finishing order: when each message finished, and its id.
+        # Two deques of floats and strings rather than one of tuples: tuples are objects the
+        # garbage collector must track, and this queue holds every retained message.
+        self._finished_times: deque[float] = deque()
+        self._finished_ids: deque[str] = deque()
         self._finished: dict[str, Message] = {}
 
     def add(self, message: Message) -> None:
@@ -36,18 +39,16 @@ class MemoryStore:
         if self._pending.pop(message_id, None) is None and message_id in self._finished:
             return
         self._finished[message_id] = message
-        self._finished_at[message_id] = now
+        self._finished_times.append(now)
+        self._finished_ids.append(message_id)
         self._purge(now)
 
     def _purge(self, now: float) -> None:
         horizon = now - self._retention
-        finished_at = self._finished_at
-        while finished_at:
-            oldest_id, finished = next(iter(finished_at.items()))
-            if finished >= horizon and len(finished_at) <= self._max_finished:
-                break
-            del finished_at[oldest_id]
-            del self._finished[oldest_id]
+        times, ids, finished = self._finished_times, self._finished_ids, self._finished
+        while times and (len(times) > self._max_finished or times[0] < horizon):
+            times.popleft()
+            del finished[ids.popleft()]
 
     def pending(self) -> Iterator[Message]:
         return iter(list(self._pending.values()))
@@ -60,4 +61,5 @@ class MemoryStore:
     def close(self) -> None:
         self._pending.clear()
         self._finished.clear()
-        self._finished_at.clear()
+        self._finished_times.clear()
+        self._finished_ids.clear()

@@ -204,7 +204,8 @@ class SmppConnection:
             if not data:
                 self._log.debug("peer_closed")
                 return
-            self._handle(session.receive_data(data, trio.current_time()))
+            now = trio.current_time()
+            self._handle(session.receive_data(data, now), now)
             self._flush()
             self._pump_lot.unpark_all()
             while self._out_bytes > HIGH_WATER and not self._closing:
@@ -237,7 +238,7 @@ class SmppConnection:
                 await self._pump_lot.park()
             now = trio.current_time()
             if deadline is not None and now >= deadline:
-                self._handle(session.handle_timer(now))
+                self._handle(session.handle_timer(now), now)
             if self._ctx.draining and not self._unbind_sent and not self._closing:
                 self._unbind_sent = True
                 if session.state in _BOUND_STATES:
@@ -279,12 +280,12 @@ class SmppConnection:
         for item in outbox.take(free):
             session.send_request(item.pdu, now, item)
 
-    def _handle(self, events: list[Event]) -> None:
+    def _handle(self, events: list[Event], now: float) -> None:
         for event in events:
             kind = type(event)
             if kind is RequestReceived:
                 assert isinstance(event, RequestReceived)
-                self._on_request(event.pdu)
+                self._on_request(event.pdu, now)
             elif kind is ResponseReceived:
                 assert isinstance(event, ResponseReceived)
                 self._on_response(event.response, event.context)
@@ -335,7 +336,7 @@ class SmppConnection:
             self._outbox = ctx.router.outboxes[system_id]
             self._outbox.subscribe(self._wake_pump)
 
-    def _on_request(self, pdu: Pdu) -> None:
+    def _on_request(self, pdu: Pdu, now: float) -> None:
         session = self._session
         router = self._ctx.router
         system_id = session.bound_system_id or ""
@@ -344,7 +345,7 @@ class SmppConnection:
         if kind is SubmitSm or kind is DataSm:
             assert isinstance(pdu, SubmitSm | DataSm)
             self._submits += 1
-            result = router.submit(system_id, pdu, trio.current_time())
+            result = router.submit(system_id, pdu, now)
             session.send_response(
                 _SUBMIT_RESPONSE[kind](
                     sequence_number=seq,
@@ -355,7 +356,7 @@ class SmppConnection:
         elif kind is SubmitMulti:
             assert isinstance(pdu, SubmitMulti)
             self._submits += 1
-            accepted, failed = router.submit_multi(system_id, pdu, trio.current_time())
+            accepted, failed = router.submit_multi(system_id, pdu, now)
             session.send_response(
                 SubmitMultiResp(
                     sequence_number=seq,
@@ -419,6 +420,7 @@ class SmppConnection:
             return  # enquire_link and unbind responses are the session's business
         if response.command_status == CommandStatus.ESME_ROK:
             self._receipts_sent += 1
+            self._ctx.router.receipt_acknowledged(context)
             return
         self._log.info(
             "deliver_refused",
