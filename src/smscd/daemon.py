@@ -33,6 +33,7 @@ from smscd.api.app import ApiState, create_app
 from smscd.carriers.instant import InstantCarrier
 from smscd.clock import SimClock
 from smscd.config import Config
+from smscd.logs import lifecycle_logger
 from smscd.message import MessageIdGenerator
 from smscd.outbox import Outboxes
 from smscd.router import Router
@@ -43,6 +44,7 @@ from smscd.store.memory import MemoryStore
 from smscd.transport.server import ServerContext, SmppServer
 
 log = structlog.get_logger("smscd.daemon")
+lifecycle = lifecycle_logger("smscd.daemon")
 
 # CPython's full collections rescan every long-lived object. With the store's retained
 # messages that is about a million objects: measured with scripts/bench.py, 30 % of the
@@ -139,7 +141,7 @@ class Daemon:
                 plain, secure = await root.start(self._listen, connections)
                 addresses = BoundAddresses(smpp=plain, smpp_tls=secure, http=http)
                 task_status.started(addresses)
-                log.info(
+                lifecycle.info(
                     "smscd_ready",
                     smpp=_fmt(addresses.smpp),
                     smpp_tls=_fmt(addresses.smpp_tls),
@@ -147,7 +149,7 @@ class Daemon:
                     accounts=[account.system_id for account in self.config.accounts],
                 )
                 await stop.wait()
-                log.info("shutdown_started", sessions=len(self.context.connections))
+                lifecycle.info("shutdown_started", sessions=len(self.context.connections))
                 self._listen_scope.cancel()
                 self.server.drain()
                 with trio.move_on_after(self.config.smpp.drain_timeout) as drain:
@@ -159,7 +161,7 @@ class Daemon:
             self._http_stop.set()
             root.cancel_scope.cancel()
         self.store.close()
-        log.info("shutdown_complete")
+        lifecycle.info("shutdown_complete")
 
     async def _listen(
         self,
@@ -235,7 +237,7 @@ class Daemon:
     async def _signals(self, stop: trio.Event) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                log.info("signal_received", signal=signal.Signals(signum).name)
+                lifecycle.info("signal_received", signal=signal.Signals(signum).name)
                 stop.set()
                 return
 

@@ -197,3 +197,16 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(numeric_level)
     _installed_handler = handler
+
+
+def lifecycle_logger(name: str) -> Any:
+    """A logger for the daemon's lifecycle events (ready, signal, shutdown).
+
+    They are printed whatever ``log.level`` says: scripts and test suites wait for the
+    ``smscd_ready`` line to learn the ports the daemon bound, even at ``--log-level warning``.
+    """
+    return structlog.wrap_logger(
+        None,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_name=name,
+    )

@@ -87,3 +87,16 @@ def test_send_reports_a_refused_bind(daemon: RunningDaemon) -> None:
     )
     assert result.returncode == 1
     assert "ESME_RINVPASWD" in result.stdout
+
+
+def test_ready_line_is_printed_at_any_log_level() -> None:
+    from tests.e2e.conftest import start_daemon  # noqa: PLC0415
+
+    running = start_daemon("--log-level", "error")
+    try:
+        assert running.smpp[1] > 0  # learned from the smscd_ready line
+    finally:
+        assert running.stop() == 0
+    events = [event["event"] for event in running.log_events()]
+    assert events[0] == "smscd_ready"
+    assert "shutdown_complete" in events
