@@ -86,7 +86,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from smscd.smpp import codec
-from smscd.smpp.constants import CommandStatus
+from smscd.smpp.constants import status_name as smpp_status_name
 from smscd.smpp.pdus import (
     BindTransceiver,
     BindTransmitter,
@@ -147,10 +147,7 @@ def encode_submit(receipts: bool) -> bytes:
 def status_name(status: int) -> str:
     if status & GENERIC_NACK:  # how the worker counts a generic_nack's status
         return f"generic_nack:{status_name(status & ~GENERIC_NACK)}"
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"
+    return smpp_status_name(status)
 
 
 # ------------------------------------------------------------------------------------ worker

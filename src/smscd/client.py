@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import trio
 
-from smscd.smpp.constants import BindType, CommandStatus
+from smscd.smpp.constants import BindType, CommandStatus, status_name
 from smscd.smpp.pdus import DeliverSm, DeliverSmResp, Pdu, RequestPdu
 from smscd.smpp.session import (
     BindCompleted,
@@ -78,8 +78,12 @@ class Esme:
                     data = await self._stream.receive_some(65536)
                     if not data:
                         break
-                    self._dispatch(session.receive_data(data, trio.current_time()))
+                    delivered = self._dispatch(session.receive_data(data, trio.current_time()))
+                    # Acknowledge before handing deliveries on: whoever reads them may close
+                    # the link at once, and an unacknowledged receipt is (rightly) resent.
                     await self._flush()
+                    for pdu in delivered:
+                        self._deliveries_in.send_nowait(pdu)
                     continue
                 self._dispatch(session.handle_timer(trio.current_time()))
                 await self._flush()
@@ -99,7 +103,9 @@ class Esme:
             async with self._send_lock:
                 await self._stream.send_all(data)
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[Event]) -> list[DeliverSm]:
+        """Handle events; returns the deliver_sm accepted, to publish once answered."""
+        delivered: list[DeliverSm] = []
         for event in events:
             if isinstance(event, ResponseReceived):
                 seq = event.request.sequence_number
@@ -122,10 +128,11 @@ class Esme:
                         DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
                     )
                     if status == CommandStatus.ESME_ROK:
-                        self._deliveries_in.send_nowait(pdu)
+                        delivered.append(pdu)
             elif isinstance(event, Unbound | ConnectionClosed):
                 self._closed = True
                 self._finished.set()
+        return delivered
 
     async def bind(
         self, system_id: str, password: str, bind_type: BindType = BindType.TRANSCEIVER
@@ -138,7 +145,7 @@ class Esme:
             raise EsmeError("connection closed before the bind was answered")
         if response.command_status != CommandStatus.ESME_ROK:
             raise EsmeError(
-                f"bind refused: {_status_name(response.command_status)}",
+                f"bind refused: {status_name(response.command_status)}",
                 response.command_status,
             )
 
@@ -172,10 +179,3 @@ class Esme:
 
     async def aclose(self) -> None:
         await trio.aclose_forcefully(self._stream)
-
-
-def _status_name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"

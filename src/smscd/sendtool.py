@@ -10,7 +10,7 @@ import trio
 
 from smscd.client import Esme, EsmeError
 from smscd.receipt import parse_receipt
-from smscd.smpp.constants import BindType, CommandStatus, EsmClass
+from smscd.smpp.constants import BindType, CommandStatus, EsmClass, status_name
 from smscd.smpp.pdus import SubmitSm
 from smscd.sms.coding import Alphabet, data_coding_for
 from smscd.sms.segments import split
@@ -61,7 +61,7 @@ async def send_message(request: SendRequest, echo: Callable[[str], None]) -> boo
                 )
                 label = f"part {segment.sequence}/{segment.total}"
                 if response.command_status != CommandStatus.ESME_ROK:
-                    echo(f"{label}: refused with {_name(response.command_status)}")
+                    echo(f"{label}: refused with {status_name(response.command_status)}")
                     ok = False
                     continue
                 message_id: str = getattr(response, "message_id", "")
@@ -99,10 +99,3 @@ async def _await_receipts(
         echo(f"no receipt within {timeout:g} s for: {', '.join(sorted(waiting))}")
         return False
     return delivered
-
-
-def _name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"

@@ -286,3 +286,11 @@ ESM_CLASS_UDHI: Final = EsmClass.UDHI
 ESM_CLASS_REPLY_PATH: Final = EsmClass.REPLY_PATH
 REGISTERED_DELIVERY_RECEIPT_MASK: Final = RegisteredDelivery.RECEIPT_MASK
 REGISTERED_DELIVERY_INTERMEDIATE: Final = RegisteredDelivery.INTERMEDIATE_NOTIFICATION
+
+
+def status_name(command_status: int) -> str:
+    """The spec name of a command_status (``ESME_RINVPASWD``), or its hex for unknown values."""
+    try:
+        return CommandStatus(command_status).name
+    except ValueError:
+        return f"0x{command_status:08X}"

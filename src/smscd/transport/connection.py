@@ -22,7 +22,7 @@ import trio
 
 from smscd.accounts import AccountState
 from smscd.outbox import Outbox, OutboxItem
-from smscd.smpp.constants import BindType, CommandStatus
+from smscd.smpp.constants import BindType, CommandStatus, status_name
 from smscd.smpp.pdus import (
     BindReceiver,
     BindTransceiver,
@@ -304,7 +304,7 @@ class SmppConnection:
                 assert isinstance(event, ProtocolError)
                 self._log.info(
                     "protocol_error",
-                    command_status=_status_name(event.command_status),
+                    command_status=status_name(event.command_status),
                     command_id=event.command_id,
                     seq=event.sequence_number,
                     fatal=event.fatal,
@@ -323,7 +323,7 @@ class SmppConnection:
                 "bind_refused",
                 system_id=system_id,
                 bind_type=bind_type.name.lower(),
-                command_status=_status_name(status),
+                command_status=status_name(status),
             )
             return
         account = ctx.accounts.get(system_id)
@@ -425,7 +425,7 @@ class SmppConnection:
         self._log.info(
             "deliver_refused",
             message_id=context.message_id,
-            command_status=_status_name(response.command_status),
+            command_status=status_name(response.command_status),
         )
         self._ctx.router.outboxes.retry_later(context)
 
@@ -439,10 +439,3 @@ class SmppConnection:
 
 
 _BOUND_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_RX, SessionState.BOUND_TRX})
-
-
-def _status_name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"
