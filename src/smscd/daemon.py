@@ -39,7 +39,6 @@ from smscd.outbox import Outboxes
 from smscd.router import Router
 from smscd.smpp.session import SessionConfig
 from smscd.sms.reassembly import Reassembler
-from smscd.status import lookup
 from smscd.store.memory import MemoryStore
 from smscd.transport.server import ServerContext, SmppServer
 
@@ -98,7 +97,6 @@ class Daemon:
             router=self.router,
             system_id=smpp.system_id,
             wall_clock=time.time,
-            message_state=lambda code: int(lookup(code).message_state),
         )
         self.server = SmppServer(
             self.context,

@@ -382,7 +382,6 @@ class SmppConnection:
                     QuerySmResp(sequence_number=seq, command_status=answer.command_status)
                 )
             else:
-                state = self._ctx.message_state(message.status)
                 session.send_response(
                     QuerySmResp(
                         sequence_number=seq,
@@ -392,7 +391,7 @@ class SmppConnection:
                             if message.done_time is not None
                             else ""
                         ),
-                        message_state=state,
+                        message_state=int(message.message_state),
                         error_code=0,
                     )
                 )

@@ -30,7 +30,6 @@ class ServerContext:
     router: Router
     system_id: str
     wall_clock: Callable[[], float]
-    message_state: Callable[[int], int]
     draining: bool = False
     connections: dict[int, SmppConnection] = attrs.Factory(dict)
 
