@@ -1,0 +1,654 @@
+"""The carrier simulator's pure model: handsets, hops, retries and expiry on simulation time.
+
+The model is a state machine the caller drives, like the SMPP session: ``accept`` a message,
+ask ``next_deadline()`` when something next happens, and call ``advance(now)`` at or after
+that time for the ``Transition`` records to hand to ``StatusSink.on_status``. It owns no clock,
+no task and no global random state (the caller passes a seeded ``random.Random``), so the
+same seed and the same calls give the same transitions.
+
+Lifecycle of an ordinary message (the router has already recorded 102 Queued)::
+
+    start (submit time, or schedule_delivery_time)    103 Funded, 110 Sending
+    + gateway latency                                 111 DeliveredToGateway
+    + carrier latency                                 112 DeliveredToCarrier
+    attempt: the handset is online                    113 DeliveredToGSM
+    + handset latency                                 201 DeliveredToHandset (or the outcome)
+
+Choices, and why:
+
+* **Waiting is not a status.** 502 SubscriberUnreachable and 503 SubscriberOffline are final in
+  the status table (their group is Error) and ``Message.record`` refuses anything after a
+  final code, so the model never reports them for a message it is still retrying: the message
+  stays at 112 DeliveredToCarrier (it is at the carrier; it has not been put on the GSM
+  network) and ``waiting_reason(message_id)`` says 503 (switched off) or 502 (no coverage) for
+  query_sm or the HTTP API. When the validity period runs out, the message ends with
+  202 Expired, exactly at the deadline. 502/503 are reported only as a final outcome the
+  profile's outcome mix asks for by weight (the network gives up at the first attempt);
+  magic 999502/999503 wait for expiry like a real unreachable handset. The router therefore
+  needs no change: it can keep treating every 5xx as final.
+* **Retries follow the schedule only**: a handset that comes back online gets its message at
+  the next scheduled attempt (no HLR alert), which is what makes retry timing observable.
+* **The handset's maximum message age** is checked when the phone would take the message:
+  older than the limit ends with 514 DeliveryToHandsetFailed ("could not be handed over to
+  the target handset"), not 202, so a test can tell the phone's refusal from the network's
+  validity expiry.
+* **Handset states** are checked at each attempt: offline/no_coverage wait, unknown_subscriber
+  ends with 501, no_sms_subscription with 410, barred with 405.
+* **Magic numbers** (destination digits ``999`` + a code from the table, e.g. ``999501`` or
+  ``9995010001``) end with that code whatever the handset rules and the outcome mix say. A
+  1xx code stops the message at that stage until it expires (202); 202, 502 and 503 wait
+  unreachable until expiry (202). Every other code ends the message at the stage it belongs
+  to (``_strike_stage``): 4xx rejections of the message itself at once, before funding;
+  511/516 at the gateway hop; 512 at the carrier hop; 501/405/410/513 at the attempt; the
+  rest (201, 203, 500, 514, 515, 599) after the handset hop.
+* **The outcome mix** applies to ordinary numbers whose handset is online at the attempt:
+  one weighted draw per message at acceptance, so the random sequence depends only on the
+  order of ``accept`` calls. The default mix is 201 only.
+* **Invalid destinations** (not 1-15 digits after an optional ``+``) end with 409
+  InvalidRecipient at once; **banned words** with 404 ContentRejected at once.
+* **Ties at the deadline**: anything due exactly at the validity deadline loses to expiry.
+
+Efficiency: one record per pending message (slots) and one heap of ``(time, seq, message_id,
+kind)`` events with exactly one live entry per pending message: its next step, or its expiry
+when the next step would come at or after the deadline (or never, for a parked message). A
+record remembers the ``seq`` of its live entry, so entries left by ``cancel`` or ``replace``
+are recognised and skipped when they surface, and a finished message leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import itertools
+import math
+import random
+import re
+from collections.abc import Callable, Hashable
+from typing import cast
+
+import attrs
+
+from smscd.carriers.profile import HandsetState, Profile
+from smscd.sms.reassembly import Completed, Incomplete, Reassembler
+from smscd.status import STATUS_CODES, Code
+
+__all__ = [
+    "CarrierModel",
+    "HandsetBook",
+    "InboxEntry",
+    "Transition",
+    "magic_code",
+]
+
+_INF = math.inf
+
+
+@attrs.frozen
+class Transition:
+    """Statuses a message reached at simulation time ``at``: ``sink.on_status(id, *codes)``."""
+
+    message_id: str
+    codes: tuple[int, ...]
+    at: float
+
+
+@attrs.frozen
+class InboxEntry:
+    """A message as the phone shows it.
+
+    Attributes:
+        source: the sender.
+        text: the text; for a concatenated message the parts that arrived, in order.
+        at: when the phone showed it (the last part's delivery, or the reassembly timeout).
+        parts: how many parts the message announced.
+        missing: the part numbers that never arrived (empty when complete).
+    """
+
+    source: str
+    text: str
+    at: float
+    parts: int = 1
+    missing: tuple[int, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Handsets
+
+
+@attrs.frozen
+class _Rule:
+    seq: int
+    state: HandsetState | None
+    start: float
+    end: float
+    max_age: float | None
+    has_max_age: bool
+
+
+def _matcher(pattern: str) -> Callable[[str], bool] | None:
+    """None for an exact number; else a predicate. ``4670*`` becomes a fast prefix test."""
+    if not any(ch in pattern for ch in "*?["):
+        return None
+    head = pattern[:-1]
+    if pattern.endswith("*") and not any(ch in head for ch in "*?["):
+        return lambda number: number.startswith(head)
+    return re.compile(fnmatch.translate(pattern)).match  # type: ignore[return-value]
+
+
+class HandsetBook:
+    """Handset states and age limits by number or glob, each from a start to an end time.
+
+    The latest rule that matches a number and covers the time wins; a number no rule covers
+    is online with the profile's age limit.
+    """
+
+    def __init__(self, default_max_age: float | None = None) -> None:
+        self._default_max_age = default_max_age
+        self._exact: dict[str, list[_Rule]] = {}
+        self._patterns: list[tuple[Callable[[str], bool], _Rule]] = []
+        self._seq = itertools.count()
+
+    def set(
+        self,
+        pattern: str,
+        state: HandsetState | None,
+        start: float = -_INF,
+        end: float = _INF,
+        *,
+        max_age: float | None = None,
+        set_max_age: bool = False,
+    ) -> None:
+        """Give numbers matching ``pattern`` ``state`` from ``start`` until before ``end``.
+
+        Args:
+            pattern: an exact number (``+`` ignored) or a glob such as ``4670*``.
+            state: the state, or None to leave the state to earlier rules.
+            start: simulation time the rule starts applying.
+            end: simulation time it stops applying (exclusive).
+            max_age: the phones' maximum message age, if ``set_max_age``.
+            set_max_age: whether this rule sets the age limit (None then means no limit).
+
+        Raises:
+            ValueError: ``end`` is not after ``start``.
+        """
+        if not end > start:
+            raise ValueError(f"end {end} must be after start {start}")
+        pattern = pattern.removeprefix("+")
+        rule = _Rule(next(self._seq), state, start, end, max_age, set_max_age)
+        match = _matcher(pattern)
+        if match is None:
+            self._exact.setdefault(pattern, []).append(rule)
+        else:
+            self._patterns.append((match, rule))
+
+    def _latest(self, number: str, at: float, wanted: Callable[[_Rule], bool]) -> _Rule | None:
+        best: _Rule | None = None
+        candidates = [rule for match, rule in self._patterns if match(number)]
+        candidates += self._exact.get(number, ())
+        for rule in candidates:
+            if (
+                wanted(rule)
+                and rule.start <= at < rule.end
+                and (best is None or rule.seq > best.seq)
+            ):
+                best = rule
+        return best
+
+    def state_at(self, number: str, at: float) -> HandsetState:
+        """The state of ``number``'s handset at simulation time ``at``."""
+        rule = self._latest(number, at, _sets_state)
+        return HandsetState.ONLINE if rule is None or rule.state is None else rule.state
+
+    def max_age(self, number: str, at: float) -> float | None:
+        """The maximum message age ``number``'s phone accepts at ``at`` (None: no limit)."""
+        rule = self._latest(number, at, _sets_max_age)
+        return self._default_max_age if rule is None else rule.max_age
+
+
+def _sets_state(rule: _Rule) -> bool:
+    return rule.state is not None
+
+
+def _sets_max_age(rule: _Rule) -> bool:
+    return rule.has_max_age
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages and magic numbers
+
+# Event kinds, in lifecycle order; the numbers only need to be distinct.
+_START, _GATEWAY, _CARRIER, _ATTEMPT, _HANDSET, _EXPIRE, _PARKED = range(7)
+# Where a final outcome strikes; _WAIT waits unreachable for the validity deadline.
+_QUEUE, _WAIT = 10, 11
+
+# A 1xx magic code: the step at which the message stops, and what that step reports. 104
+# Refunded and 114 QueuedAtGateway lie off the normal path; they are reported only here.
+# 101 and 102 are the router's (it records 102 on acceptance), so nothing follows them.
+_STOPS: dict[int, tuple[int, tuple[int, ...]]] = {
+    101: (_START, ()),
+    102: (_START, ()),
+    103: (_START, (103,)),
+    104: (_START, (103, 104)),
+    110: (_START, (103, 110)),
+    114: (_GATEWAY, (114,)),
+    111: (_GATEWAY, (111,)),
+    112: (_CARRIER, (112,)),
+    113: (_ATTEMPT, (113,)),
+}
+_MAGIC_PREFIX = "999"
+
+
+def magic_code(destination: str) -> int | None:
+    """The operator code a magic destination asks for (``999501...`` → 501), else None."""
+    number = destination.removeprefix("+")
+    if len(number) < 6 or not number.startswith(_MAGIC_PREFIX) or not number[:6].isdigit():
+        return None
+    code = int(number[3:6])
+    return code if code in STATUS_CODES else None
+
+
+def _strike_stage(code: int) -> int:
+    """The event at which a final outcome ``code`` ends the message (see the module text)."""
+    if code in (Code.EXPIRED, Code.SUBSCRIBER_UNREACHABLE, Code.SUBSCRIBER_OFFLINE):
+        return _WAIT
+    if 400 <= code < 500 and code not in (Code.RECIPIENT_REJECTED, Code.MISSING_SMS_SUBSCRIPTION):
+        return _QUEUE
+    if code in (Code.DELIVERY_TO_GATEWAY_FAILED, Code.GATEWAY_ERROR):
+        return _GATEWAY
+    if code == Code.DELIVERY_TO_CARRIER_FAILED:
+        return _CARRIER
+    if code in (
+        Code.UNKNOWN_SUBSCRIBER,
+        Code.RECIPIENT_REJECTED,
+        Code.MISSING_SMS_SUBSCRIPTION,
+        Code.DELIVERY_TO_GSM_FAILED,
+    ):
+        return _ATTEMPT
+    return _HANDSET
+
+
+def _valid_number(destination: str) -> bool:
+    number = destination.removeprefix("+")
+    return 1 <= len(number) <= 15 and number.isascii() and number.isdigit()
+
+
+_WORD = re.compile(r"\w+")
+
+_STATE_CODE = {
+    HandsetState.UNKNOWN_SUBSCRIBER: int(Code.UNKNOWN_SUBSCRIBER),
+    HandsetState.NO_SMS_SUBSCRIPTION: int(Code.MISSING_SMS_SUBSCRIPTION),
+    HandsetState.BARRED: int(Code.RECIPIENT_REJECTED),
+}
+_STATE_WAIT = {
+    HandsetState.OFFLINE: int(Code.SUBSCRIBER_OFFLINE),
+    HandsetState.NO_COVERAGE: int(Code.SUBSCRIBER_UNREACHABLE),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+class _Pending:
+    """One pending message: the only per-message object the model keeps."""
+
+    __slots__ = (
+        "attempts",
+        "concat",
+        "deadline",
+        "destination",
+        "magic",
+        "next_at",
+        "next_kind",
+        "outcome",
+        "seq",
+        "source",
+        "stop",
+        "submit_time",
+        "text",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        *,
+        destination: str,
+        source: str,
+        text: str,
+        concat: tuple[int, int, int] | None,
+        submit_time: float,
+        deadline: float,
+        outcome: int,
+        magic: bool,
+    ) -> None:
+        self.destination = destination
+        self.source = source
+        self.text = text
+        self.concat = concat
+        self.submit_time = submit_time
+        self.deadline = deadline
+        self.outcome = outcome
+        self.magic = magic
+        # A 1xx magic code: the last status reached before the message stops.
+        self.stop: int | None = outcome if outcome < 200 else None
+        self.attempts = 0
+        self.waiting: int | None = None
+        # The intended next step (kept so replace_sm can move the deadline) and the seq of the
+        # one live heap entry.
+        self.next_at = submit_time
+        self.next_kind = _START
+        self.seq = -1
+
+
+class CarrierModel:
+    """The pure carrier simulator (see the module text for the lifecycle and choices).
+
+    Args:
+        profile: the carrier profile.
+        rng: the random source for latencies and outcomes; seed it for reproducible runs.
+    """
+
+    def __init__(self, profile: Profile, rng: random.Random) -> None:
+        self.profile = profile
+        self.handsets = HandsetBook(profile.max_message_age)
+        for rule in profile.handsets:
+            self.handsets.set(
+                rule.pattern,
+                rule.state,
+                max_age=rule.max_message_age,
+                set_max_age=rule.max_message_age is not None,
+            )
+        self._rng = rng
+        self._pending: dict[str, _Pending] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = itertools.count()
+        self._codes = tuple(profile.outcomes)
+        self._weights = tuple(itertools.accumulate(profile.outcomes.values()))
+        self._reassembler = Reassembler(profile.reassembly_timeout, max_sets=100_000)
+        self._inboxes: dict[str, list[InboxEntry]] = {}
+
+    # ------------------------------------------------------------------ inputs
+
+    # The positional order is the issue's published contract (message, then its times).
+    def accept(  # noqa: PLR0917
+        self,
+        message_id: str,
+        destination: str,
+        text: str,
+        submit_time: float,
+        validity_deadline: float | None = None,
+        scheduled_time: float | None = None,
+        *,
+        source: str = "",
+        concat: tuple[int, int, int] | None = None,
+    ) -> None:
+        """Take a message the router has accepted (and recorded 102 Queued for).
+
+        Args:
+            message_id: the router's id, used in every ``Transition``.
+            destination: the destination address.
+            text: the decoded text of this message (or part).
+            submit_time: simulation time of acceptance.
+            validity_deadline: the absolute expiry the ESME asked for (e.g.
+                ``smpp.timefmt.parse(validity_period, submit_time)``), None for the profile's
+                default; cut to the profile's maximum.
+            scheduled_time: schedule_delivery_time as an absolute time, None for at once.
+            source: the sender, shown in the handset's inbox.
+            concat: ``(reference, total, sequence)`` of a concatenated part.
+
+        Raises:
+            ValueError: ``message_id`` is already pending.
+        """
+        if message_id in self._pending:
+            raise ValueError(f"message {message_id} is already pending")
+        deadline = self.profile.validity_deadline(submit_time, validity_deadline)
+        magic = magic_code(destination)
+        if magic is not None:
+            outcome = magic
+        elif not _valid_number(destination):
+            outcome = int(Code.INVALID_RECIPIENT)
+        elif self._banned(text):
+            outcome = int(Code.CONTENT_REJECTED)
+        else:
+            outcome = self._draw()
+        record = _Pending(
+            destination=destination.removeprefix("+"),
+            source=source,
+            text=text,
+            concat=concat,
+            submit_time=submit_time,
+            deadline=deadline,
+            outcome=outcome,
+            magic=magic is not None,
+        )
+        self._pending[message_id] = record
+        start = submit_time
+        if _strike_stage(outcome) != _QUEUE and scheduled_time is not None:
+            start = max(submit_time, scheduled_time)
+        self._push(record, message_id, start, _START)
+
+    def cancel(self, message_id: str) -> bool:
+        """Withdraw a pending message; True if it was pending (the caller records 203)."""
+        if self._pending.pop(message_id, None) is None:
+            return False
+        if len(self._heap) > 2 * len(self._pending) + 1024:
+            # Mass cancels must not leave the heap mostly dead entries for 72 hours.
+            pending = self._pending
+            self._heap = [e for e in self._heap if (r := pending.get(e[2])) and r.seq == e[1]]
+            heapq.heapify(self._heap)
+        return True
+
+    def is_pending(self, message_id: str) -> bool:
+        """Whether the message has not reached a final status yet."""
+        return message_id in self._pending
+
+    def replace(
+        self, message_id: str, *, text: str | None = None, validity_deadline: float | None = None
+    ) -> bool:
+        """replace_sm on a pending message: new text and/or a new absolute validity deadline.
+
+        Returns:
+            True if the message was pending and was changed.
+        """
+        record = self._pending.get(message_id)
+        if record is None:
+            return False
+        if text is not None:
+            record.text = text
+        if validity_deadline is not None:
+            record.deadline = self.profile.validity_deadline(record.submit_time, validity_deadline)
+            self._push(record, message_id, record.next_at, record.next_kind)
+        return True
+
+    def set_handset(
+        self, pattern: str, state: HandsetState, now: float, until: float = _INF
+    ) -> None:
+        """Set the handset state of a number or glob from ``now`` (which may lie in the
+        future: a scheduled change) until ``until``. Later calls win over earlier ones."""
+        self.handsets.set(pattern, state, now, until)
+
+    def set_max_age(
+        self, pattern: str, max_age: float | None, now: float = -_INF, until: float = _INF
+    ) -> None:
+        """Set the maximum message age (None: no limit) of the phones matching ``pattern``."""
+        self.handsets.set(pattern, None, now, until, max_age=max_age, set_max_age=True)
+
+    # ------------------------------------------------------------------ queries
+
+    def waiting_reason(self, message_id: str) -> int | None:
+        """Why a pending message waits at the carrier: 503 (handset switched off) or 502
+        (unreachable), the code it would end with if the carrier gave up; None if it is not
+        waiting."""
+        record = self._pending.get(message_id)
+        return None if record is None else record.waiting
+
+    def inbox(self, number: str) -> tuple[InboxEntry, ...]:
+        """What the phone of ``number`` shows, oldest first."""
+        return tuple(self._inboxes.get(number.removeprefix("+"), ()))
+
+    def __len__(self) -> int:
+        """The number of pending messages."""
+        return len(self._pending)
+
+    def next_deadline(self) -> float | None:
+        """The simulation time ``advance`` next has work, or None when idle."""
+        heap = self._heap
+        pending = self._pending
+        while heap:
+            record = pending.get(heap[0][2])
+            if record is not None and record.seq == heap[0][1]:
+                break
+            heapq.heappop(heap)
+        deadlines = [heap[0][0]] if heap else []
+        reassembly = self._reassembler.next_deadline()
+        if reassembly is not None:
+            deadlines.append(reassembly)
+        return min(deadlines) if deadlines else None
+
+    # ------------------------------------------------------------------ the state machine
+
+    def advance(self, now: float) -> list[Transition]:
+        """Run every event due at or before ``now``, in time order.
+
+        Returns:
+            The transitions, in the order to report them; each carries its own time ``at``.
+        """
+        heap = self._heap
+        pending = self._pending
+        out: list[Transition] = []
+        while heap and heap[0][0] <= now:
+            at, seq, message_id, kind = heapq.heappop(heap)
+            record = pending.get(message_id)
+            if record is None or record.seq != seq:
+                continue  # left behind by cancel or replace
+            if kind == _EXPIRE:
+                del pending[message_id]
+                out.append(Transition(message_id, (int(Code.EXPIRED),), at))
+                continue
+            codes = self._step(message_id, record, kind, at)
+            if codes:
+                out.append(Transition(message_id, codes, at))
+        for incomplete in self._reassembler.expire(now):
+            self._show_incomplete(incomplete)
+        return out
+
+    def _step(self, message_id: str, record: _Pending, kind: int, at: float) -> tuple[int, ...]:
+        outcome = record.outcome
+        if record.stop is not None:
+            stop_kind, stop_codes = _STOPS[record.stop]
+            if kind == stop_kind:
+                self._push(record, message_id, _INF, _PARKED)
+                return stop_codes
+        stage = _strike_stage(outcome) if outcome >= 200 else -1
+        latency = self.profile.latency
+        if kind == _START:
+            if stage == _QUEUE:
+                return self._end(message_id, outcome)
+            self._push(record, message_id, at + latency.gateway.sample(self._rng), _GATEWAY)
+            return (int(Code.FUNDED), int(Code.SENDING))
+        if kind == _GATEWAY:
+            if stage == _GATEWAY:
+                return self._end(message_id, outcome)
+            self._push(record, message_id, at + latency.carrier.sample(self._rng), _CARRIER)
+            return (int(Code.DELIVERED_TO_GATEWAY),)
+        if kind == _CARRIER:
+            if stage == _CARRIER:
+                return self._end(message_id, outcome)
+            if stage == _WAIT:
+                # Magic 202/502/503: at the carrier, unreachable, until the deadline.
+                record.waiting = (
+                    outcome if outcome != Code.EXPIRED else int(Code.SUBSCRIBER_UNREACHABLE)
+                )
+                self._push(record, message_id, _INF, _PARKED)
+                return (int(Code.DELIVERED_TO_CARRIER),)
+            # The first attempt follows at once: one transition (112, 113) or (112, 501).
+            return (int(Code.DELIVERED_TO_CARRIER), *self._attempt(message_id, record, at, stage))
+        if kind == _ATTEMPT:
+            return self._attempt(message_id, record, at, stage)
+        # _HANDSET: the phone takes the message, or the outcome strikes.
+        if outcome != Code.DELIVERED_TO_HANDSET:
+            return self._end(message_id, outcome)
+        limit = None if record.magic else self.handsets.max_age(record.destination, at)
+        if limit is not None and at - record.submit_time > limit:
+            return self._end(message_id, int(Code.DELIVERY_TO_HANDSET_FAILED))
+        self._deliver(record, at)
+        return self._end(message_id, outcome)
+
+    def _attempt(self, message_id: str, record: _Pending, at: float, stage: int) -> tuple[int, ...]:
+        if record.stop is not None:  # only 113 stops this late
+            self._push(record, message_id, _INF, _PARKED)
+            return _STOPS[record.stop][1]
+        if not record.magic:
+            state = self.handsets.state_at(record.destination, at)
+            if state in _STATE_WAIT:
+                record.waiting = _STATE_WAIT[state]
+                schedule = self.profile.retry_schedule
+                delay = schedule[min(record.attempts, len(schedule) - 1)]
+                record.attempts += 1
+                self._push(record, message_id, at + delay, _ATTEMPT)
+                return ()
+            if state in _STATE_CODE:
+                return self._end(message_id, _STATE_CODE[state])
+        record.waiting = None
+        if stage == _ATTEMPT:
+            return self._end(message_id, record.outcome)
+        handset = at + self.profile.latency.handset.sample(self._rng)
+        self._push(record, message_id, handset, _HANDSET)
+        return (int(Code.DELIVERED_TO_GSM),)
+
+    def _end(self, message_id: str, code: int) -> tuple[int, ...]:
+        del self._pending[message_id]
+        return (int(code),)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _push(self, record: _Pending, message_id: str, at: float, kind: int) -> None:
+        """Make ``kind`` at ``at`` the message's one live event; a step due at or after the
+        validity deadline becomes the expiry (so a tie goes to expiry)."""
+        record.next_at = at
+        record.next_kind = kind
+        seq = record.seq = next(self._seq)
+        if at >= record.deadline:
+            at, kind = record.deadline, _EXPIRE
+        heapq.heappush(self._heap, (at, seq, message_id, kind))
+
+    def _draw(self) -> int:
+        codes = self._codes
+        if len(codes) == 1:
+            return codes[0]
+        point = self._rng.random() * self._weights[-1]
+        for code, bound in zip(codes, self._weights, strict=True):
+            if point < bound:
+                return code
+        return codes[-1]
+
+    def _banned(self, text: str) -> bool:
+        banned = self.profile.banned_words
+        return bool(banned) and any(w in banned for w in _WORD.findall(text.casefold()))
+
+    def _deliver(self, record: _Pending, at: float) -> None:
+        if record.concat is None:
+            self._show(record.destination, InboxEntry(record.source, record.text, at))
+            return
+        reference, total, sequence = record.concat
+        key: Hashable = (record.destination, record.source)
+        done = self._reassembler.add(
+            key, reference, total, sequence, record.text.encode("utf-8"), at
+        )
+        if done is not None:
+            self._show_completed(done, at)
+
+    def _show_completed(self, done: Completed, at: float) -> None:
+        destination, source = cast(tuple[str, str], done.key)
+        text = done.payload.decode("utf-8")
+        self._show(destination, InboxEntry(source, text, at, done.total))
+
+    def _show_incomplete(self, incomplete: Incomplete) -> None:
+        destination, source = cast(tuple[str, str], incomplete.key)
+        text = b"".join(payload for _, payload in incomplete.received).decode("utf-8")
+        at = incomplete.first_seen + self.profile.reassembly_timeout
+        entry = InboxEntry(source, text, at, incomplete.total, incomplete.missing)
+        self._show(destination, entry)
+
+    def _show(self, number: str, entry: InboxEntry) -> None:
+        self._inboxes.setdefault(number, []).append(entry)

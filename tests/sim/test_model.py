@@ -1,0 +1,456 @@
+"""The pure carrier model: lifecycle, handsets, retries, expiry, magic numbers, inbox."""
+
+from __future__ import annotations
+
+import random
+from types import MappingProxyType
+
+import attrs
+import pytest
+
+from smscd.carriers.model import CarrierModel, HandsetBook, InboxEntry, Transition, magic_code
+from smscd.carriers.profile import (
+    Distribution,
+    HandsetRule,
+    HandsetState,
+    Latency,
+    Profile,
+    default_profile,
+)
+from smscd.message import Message
+from smscd.smpp import timefmt
+from smscd.status import STATUS_CODES, Code, is_final
+
+H = 3600.0
+T0 = 1_800_000_000.0  # a simulation epoch time
+NUMBER = "46701234567"
+# Fixed hops: gateway 1 s, carrier 2 s, handset 3 s, so every time below is exact.
+PROFILE = Profile(
+    latency=Latency(
+        gateway=Distribution(kind="fixed", a=1.0),
+        carrier=Distribution(kind="fixed", a=2.0),
+        handset=Distribution(kind="fixed", a=3.0),
+    ),
+    retry_schedule=(60.0, 600.0),
+)
+DELIVERED = [
+    ((103, 110), T0),
+    ((111,), T0 + 1),
+    ((112, 113), T0 + 3),
+    ((201,), T0 + 6),
+]
+
+
+def model(profile: Profile = PROFILE, seed: int = 1) -> CarrierModel:
+    return CarrierModel(profile, random.Random(seed))
+
+
+def run(m: CarrierModel, until: float = T0 + 10 * 24 * H) -> list[Transition]:
+    """Drive the model the way the daemon will: sleep to next_deadline, advance."""
+    out: list[Transition] = []
+    while (deadline := m.next_deadline()) is not None and deadline <= until:
+        out += m.advance(deadline)
+    return out
+
+
+def steps(
+    transitions: list[Transition], message_id: str = "1"
+) -> list[tuple[tuple[int, ...], float]]:
+    return [(t.codes, t.at) for t in transitions if t.message_id == message_id]
+
+
+def codes_of(transitions: list[Transition], message_id: str = "1") -> list[int]:
+    return [code for t in transitions if t.message_id == message_id for code in t.codes]
+
+
+def test_ordinary_message_lifecycle() -> None:
+    m = model()
+    m.accept("1", NUMBER, "hello", T0, source="Shop")
+    assert m.is_pending("1") and len(m) == 1
+    assert m.next_deadline() == T0
+    assert steps(run(m)) == DELIVERED
+    assert not m.is_pending("1") and m.next_deadline() is None
+    assert m.inbox("+" + NUMBER) == (InboxEntry("Shop", "hello", T0 + 6),)
+
+
+def test_transitions_are_accepted_by_message_record() -> None:
+    """The router records 102 on acceptance; everything after it must be recordable."""
+    m = model()
+    for index, destination in enumerate([NUMBER, "999503", "999113", "999501", "999404"]):
+        m.accept(str(index), destination, "x", T0)
+    transitions = run(m)
+    for index in range(5):
+        message = Message(
+            message_id=str(index),
+            system_id="s",
+            source=None,  # type: ignore[arg-type]
+            destination=None,  # type: ignore[arg-type]
+            data_coding=0,
+            esm_class=0,
+            registered_delivery=0,
+            payload=b"",
+            text="x",
+            submit_time=T0,
+        )
+        message.record(Code.QUEUED, T0)
+        for transition in transitions:
+            if transition.message_id == str(index):
+                for code in transition.codes:
+                    message.record(code, transition.at)
+        assert message.done_time is not None
+
+
+def test_advance_in_coarse_steps_reports_each_time() -> None:
+    m = model()
+    m.accept("1", NUMBER, "hello", T0)
+    assert m.advance(T0 - 1) == []
+    assert steps(m.advance(T0 + 100)) == DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [
+        (HandsetState.UNKNOWN_SUBSCRIBER, 501),
+        (HandsetState.NO_SMS_SUBSCRIPTION, 410),
+        (HandsetState.BARRED, 405),
+    ],
+)
+def test_handset_states_that_end_the_message(state: HandsetState, code: int) -> None:
+    m = model()
+    m.set_handset(NUMBER, state, T0)
+    m.accept("1", NUMBER, "hello", T0)
+    assert steps(run(m))[-1] == ((112, code), T0 + 3)
+    assert m.inbox(NUMBER) == ()
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"), [(HandsetState.OFFLINE, 503), (HandsetState.NO_COVERAGE, 502)]
+)
+def test_offline_handset_waits_then_gets_the_message_after_retries(
+    state: HandsetState, reason: int
+) -> None:
+    m = model()
+    # Switched off from the start until 30 minutes later (a scheduled state change).
+    m.set_handset(NUMBER, state, T0 - 1, until=T0 + 1800)
+    m.accept("1", NUMBER, "hello", T0)
+    assert steps(m.advance(T0 + 3)) == [((103, 110), T0), ((111,), T0 + 1), ((112,), T0 + 3)]
+    assert m.waiting_reason("1") == reason
+    # Attempts at +3, +63, +663, +1263 (last delay repeats), +1863: the handset is back.
+    assert m.next_deadline() == T0 + 63
+    assert m.advance(T0 + 1800) == []
+    assert m.waiting_reason("1") == reason and m.is_pending("1")
+    assert steps(run(m)) == [((113,), T0 + 1863), ((201,), T0 + 1866)]
+    assert m.waiting_reason("1") is None
+
+
+@pytest.mark.parametrize("validity", ["000003000000000R", "relative", "absolute"])
+def test_expiry_exactly_at_the_validity_deadline(validity: str) -> None:
+    value = {
+        "relative": "000001120000000R",  # 1 day 12 hours
+        "absolute": timefmt.format_absolute(T0 + 36 * H),
+    }.get(validity, validity)
+    deadline = timefmt.parse(value, T0)
+    assert deadline is not None
+    m = model()
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0)
+    m.accept("1", NUMBER, "hello", T0, deadline)
+    transitions = run(m)
+    assert steps(transitions)[-1] == ((202,), deadline)
+    assert deadline == (T0 + 36 * H if validity != "000003000000000R" else T0 + 72 * H)
+    assert not m.is_pending("1") and m.next_deadline() is None
+
+
+def test_default_validity_is_72h_and_longer_requests_are_cut() -> None:
+    m = model()
+    m.set_handset("4670*", HandsetState.OFFLINE, T0)
+    m.accept("1", NUMBER, "hello", T0)
+    m.accept("2", NUMBER, "hello", T0, T0 + 30 * 24 * H)
+    transitions = run(m)
+    assert steps(transitions, "1")[-1] == ((202,), T0 + 72 * H)
+    assert steps(transitions, "2")[-1] == ((202,), T0 + 72 * H)
+
+
+def test_delivery_due_exactly_at_the_deadline_loses_to_expiry() -> None:
+    m = model()
+    m.accept("1", NUMBER, "hello", T0, T0 + 6)
+    assert steps(run(m))[-1] == ((202,), T0 + 6)
+    assert m.inbox(NUMBER) == ()
+
+
+def test_handset_maximum_message_age() -> None:
+    m = model(attrs.evolve(PROFILE, max_message_age=H))
+    m.set_max_age("46709*", None)  # these phones keep anything
+    m.set_handset("4670*", HandsetState.OFFLINE, T0, until=T0 + 2 * H)
+    m.accept("1", NUMBER, "old news", T0)
+    m.accept("2", "46709999999", "old news", T0)
+    m.accept("3", "46721234567", "fresh", T0)
+    transitions = run(m)
+    assert codes_of(transitions, "1")[-1] == Code.DELIVERY_TO_HANDSET_FAILED
+    assert codes_of(transitions, "2")[-1] == Code.DELIVERED_TO_HANDSET
+    assert codes_of(transitions, "3")[-1] == Code.DELIVERED_TO_HANDSET
+    assert m.inbox(NUMBER) == ()
+
+
+def test_profile_handset_rules_apply() -> None:
+    profile = attrs.evolve(
+        PROFILE,
+        handsets=(
+            HandsetRule(pattern="4670*", state=HandsetState.BARRED),
+            HandsetRule(pattern="46701234567", state=HandsetState.NO_SMS_SUBSCRIPTION),
+            HandsetRule(pattern="4672?", max_message_age=1.0),
+        ),
+    )
+    m = model(profile)
+    m.accept("1", NUMBER, "x", T0)
+    m.accept("2", "46709", "x", T0)
+    m.accept("3", "46721", "x", T0)
+    m.accept("4", "46722", "x", T0)
+    m.set_handset("46722", HandsetState.ONLINE, T0)  # no effect on the age rule
+    transitions = run(m)
+    assert [codes_of(transitions, i)[-1] for i in "1234"] == [410, 405, 514, 514]
+
+
+def test_later_rules_win_and_rules_end() -> None:
+    book = HandsetBook()
+    book.set("4670*", HandsetState.OFFLINE, 10.0, 20.0)
+    book.set(NUMBER, HandsetState.NO_COVERAGE, 15.0)
+    assert book.state_at(NUMBER, 9.0) is HandsetState.ONLINE
+    assert book.state_at(NUMBER, 10.0) is HandsetState.OFFLINE
+    assert book.state_at(NUMBER, 16.0) is HandsetState.NO_COVERAGE
+    assert book.state_at("46709", 20.0) is HandsetState.ONLINE
+    book.set("46[78]0?", HandsetState.BARRED)
+    assert book.state_at("46809", 0.0) is HandsetState.BARRED
+    with pytest.raises(ValueError, match="after start"):
+        book.set("1", HandsetState.OFFLINE, 5.0, 5.0)
+
+
+def test_scheduled_state_change_in_the_future() -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.UNKNOWN_SUBSCRIBER, T0 + H)
+    m.accept("1", NUMBER, "early", T0)
+    m.accept("2", NUMBER, "late", T0 + 2 * H)
+    transitions = run(m)
+    assert codes_of(transitions, "1")[-1] == 201
+    assert codes_of(transitions, "2")[-1] == 501
+
+
+def test_cancel() -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0)
+    m.accept("1", NUMBER, "hello", T0)
+    run(m, T0 + 100)
+    assert m.cancel("1") is True
+    assert m.cancel("1") is False and not m.is_pending("1")
+    assert run(m) == [] and m.next_deadline() is None
+    assert m.cancel("unknown") is False
+
+
+def test_replace_text_and_deadline() -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0, until=T0 + 2 * H)
+    m.accept("1", NUMBER, "first", T0)
+    assert m.replace("1", text="second", validity_deadline=T0 + H)
+    assert not m.replace("2", text="x")
+    assert steps(run(m))[-1] == ((202,), T0 + H)
+    m.accept("3", NUMBER, "first", T0 + 2 * H)
+    assert m.replace("3", text="second")
+    run(m)
+    assert [entry.text for entry in m.inbox(NUMBER)] == ["second"]
+
+
+def test_scheduled_delivery_is_held_until_its_time() -> None:
+    m = model()
+    scheduled = timefmt.parse("000000010000000R", T0)
+    m.accept("1", NUMBER, "later", T0, None, scheduled)
+    assert m.next_deadline() == T0 + H
+    assert m.advance(T0 + H - 1) == []
+    assert steps(run(m)) == [((c), at + H) for c, at in DELIVERED]
+
+
+def test_scheduled_after_the_deadline_expires() -> None:
+    m = model()
+    m.accept("1", NUMBER, "never", T0, T0 + H, T0 + 2 * H)
+    assert steps(run(m)) == [((202,), T0 + H)]
+
+
+def test_accepting_the_same_id_twice_is_a_bug() -> None:
+    m = model()
+    m.accept("1", NUMBER, "x", T0)
+    with pytest.raises(ValueError, match="already pending"):
+        m.accept("1", NUMBER, "x", T0)
+
+
+# ------------------------------------------------------------------ magic numbers
+
+
+def test_magic_code_parsing() -> None:
+    assert magic_code("999501") == 501
+    assert magic_code("+9995010001") == 501
+    assert magic_code("999510") is None  # not in the table
+    assert magic_code("99950") is None
+    assert magic_code("46999501") is None
+
+
+FINAL_CODES = [code for code in STATUS_CODES if is_final(code)]
+EXPECTED_LAST_STEP = {
+    # 4xx rejections of the message itself strike at once, before 103 Funded.
+    **{code: ((code,), T0) for code in FINAL_CODES if 400 <= code < 500},
+    405: ((112, 405), T0 + 3),
+    410: ((112, 410), T0 + 3),
+    511: ((511,), T0 + 1),
+    516: ((516,), T0 + 1),
+    512: ((512,), T0 + 3),
+    501: ((112, 501), T0 + 3),
+    513: ((112, 513), T0 + 3),
+    202: ((202,), T0 + 72 * H),
+    502: ((202,), T0 + 72 * H),
+    503: ((202,), T0 + 72 * H),
+}
+
+
+@pytest.mark.parametrize("code", FINAL_CODES)
+def test_magic_numbers_for_every_final_code(code: int) -> None:
+    m = model()
+    m.set_handset("999*", HandsetState.OFFLINE, T0)  # magic numbers ignore handset rules
+    m.accept("1", f"999{code}0001", "x", T0)
+    transitions = run(m)
+    expected = EXPECTED_LAST_STEP.get(code, ((code,), T0 + 6))
+    assert steps(transitions)[-1] == expected
+    if code in (202, 502, 503):
+        assert steps(transitions)[-2] == ((112,), T0 + 3)
+    assert not m.is_pending("1")
+    assert [entry.text for entry in m.inbox(f"999{code}0001")] == (["x"] if code == 201 else [])
+
+
+def test_magic_unreachable_numbers_report_why_they_wait() -> None:
+    m = model()
+    m.accept("1", "999503", "x", T0)
+    m.accept("2", "999502", "x", T0)
+    run(m, T0 + H)
+    assert (m.waiting_reason("1"), m.waiting_reason("2")) == (503, 502)
+
+
+@pytest.mark.parametrize(
+    ("code", "reported"),
+    [
+        (101, []),
+        (102, []),
+        (103, [103]),
+        (104, [103, 104]),
+        (110, [103, 110]),
+        (114, [103, 110, 114]),
+        (111, [103, 110, 111]),
+        (112, [103, 110, 111, 112]),
+        (113, [103, 110, 111, 112, 113]),
+    ],
+)
+def test_1xx_magic_numbers_stop_at_that_stage_until_expiry(code: int, reported: list[int]) -> None:
+    m = model()
+    m.accept("1", f"999{code}", "x", T0)
+    transitions = run(m, T0 + 72 * H - 1)
+    assert m.is_pending("1")
+    transitions += run(m)
+    assert codes_of(transitions) == [*reported, 202]
+    assert transitions[-1].at == T0 + 72 * H
+
+
+def test_invalid_destination_and_banned_words() -> None:
+    m = model(attrs.evolve(PROFILE, banned_words=frozenset({"casino"})))
+    m.accept("1", "Shop", "x", T0)
+    m.accept("2", "1234567890123456", "x", T0)
+    m.accept("3", NUMBER, "Win at the CASINO!", T0)
+    m.accept("4", NUMBER, "casinos are fine", T0)
+    transitions = run(m)
+    assert [codes_of(transitions, i)[-1] for i in "1234"] == [409, 409, 404, 201]
+
+
+# ------------------------------------------------------------------ outcomes, determinism
+
+
+def test_outcome_mix() -> None:
+    profile = attrs.evolve(PROFILE, outcomes=MappingProxyType({201: 3.0, 514: 1.0, 512: 0.0}))
+    m = model(profile)
+    for index in range(2000):
+        m.accept(str(index), NUMBER, "x", T0)
+    finals = [t.codes[-1] for t in run(m) if is_final(t.codes[-1])]
+    assert set(finals) == {201, 514}
+    assert 0.2 < finals.count(514) / len(finals) < 0.3
+
+
+def scenario(seed: int) -> list[Transition]:
+    m = CarrierModel(
+        attrs.evolve(default_profile(), outcomes=MappingProxyType({201: 9.0, 515: 1.0})),
+        random.Random(seed),
+    )
+    m.set_handset("46709*", HandsetState.OFFLINE, T0, until=T0 + 5 * H)
+    for index in range(200):
+        m.accept(str(index), f"467{index % 10}1234567", "x", T0 + index)
+    return run(m)
+
+
+def test_same_seed_same_transitions() -> None:
+    assert scenario(42) == scenario(42)
+    assert scenario(42) != scenario(43)
+
+
+# ------------------------------------------------------------------ inbox
+
+
+def test_inbox_reassembles_parts_in_any_order() -> None:
+    m = model()
+    m.accept("1", NUMBER, "Hello, ", T0, source="Shop", concat=(7, 3, 1))
+    m.accept("3", NUMBER, "again!", T0, source="Shop", concat=(7, 3, 3))
+    m.accept("2", NUMBER, "world ", T0 + 10, source="Shop", concat=(7, 3, 2))
+    run(m)
+    assert m.inbox(NUMBER) == (InboxEntry("Shop", "Hello, world again!", T0 + 16, 3),)
+
+
+def test_inbox_shows_a_message_with_a_missing_part() -> None:
+    m = model(attrs.evolve(PROFILE, reassembly_timeout=600.0))
+    m.accept("1", NUMBER, "Hello, ", T0, source="Shop", concat=(9, 3, 1))
+    m.accept("3", NUMBER, "again!", T0, source="Shop", concat=(9, 3, 3))
+    m.set_handset("999*", HandsetState.OFFLINE, T0)
+    run(m, T0 + 100)
+    assert m.inbox(NUMBER) == ()
+    assert m.next_deadline() == T0 + 6 + 600
+    run(m)
+    assert m.inbox(NUMBER) == (InboxEntry("Shop", "Hello, again!", T0 + 606, 3, (2,)),)
+
+
+# ------------------------------------------------------------------ bookkeeping
+
+
+def test_finished_messages_leave_nothing_behind() -> None:
+    m = model()
+    for index in range(100):
+        m.accept(str(index), NUMBER, "x", T0)
+    run(m)
+    assert len(m) == 0 and m._heap == []
+
+
+def test_mass_cancel_compacts_the_heap() -> None:
+    m = model()
+    m.set_handset("4670*", HandsetState.OFFLINE, T0)
+    for index in range(5000):
+        m.accept(str(index), NUMBER, "x", T0)
+    run(m, T0 + 100)
+    for index in range(4990):
+        assert m.cancel(str(index))
+    assert len(m._heap) < 2 * 10 + 1025
+    assert [t.codes for t in run(m)] == [(202,)] * 10
+
+
+def test_an_id_reused_after_cancel_is_a_new_message() -> None:
+    m = model()
+    m.accept("1", NUMBER, "first", T0 + 100)
+    m.cancel("1")
+    m.accept("1", NUMBER, "second", T0)
+    assert steps(run(m)) == DELIVERED
+
+
+def test_replace_extends_a_deadline_that_cut_a_step() -> None:
+    m = model()
+    m.accept("1", NUMBER, "x", T0, T0 + 2)  # the carrier hop (T0 + 3) falls after expiry
+    run(m, T0 + 1)
+    assert m.replace("1", validity_deadline=T0 + H)
+    assert steps(run(m)) == DELIVERED[2:]
