@@ -322,8 +322,11 @@ def _compile_decoder(layout: Layout) -> Decoder:
 def _encoder_source(layout: Layout) -> str:
     """Generate ``encode(p)`` for one layout.
 
-    Consecutive 1-octet integers and the NUL terminators around them become one ``bytes``
-    tuple; ``bytes`` raises ValueError for integers outside 0..255.
+    The body is one ``bytes %`` formatting: a constant format with ``%c`` per 1-octet integer,
+    ``%s`` per variable part and the NUL terminators inline. One C call instead of a ``bytes``
+    tuple per run of octets and a ``join`` halves the cost of encoding a deliver_sm. ``%c``
+    raises OverflowError for integers outside 0..255, which ``codec.encode`` turns into
+    ValueError.
     """
     command_id = f"0x{layout.pdu.command_id:08X}"
     lines = ["def encode(p):"]
@@ -335,66 +338,55 @@ def _encoder_source(layout: Layout) -> str:
             "    if p.command_status:",
             f"        return _header(16, {command_id}, p.command_status, p.sequence_number)",
         ]
-    parts: list[str] = []
-    octets: list[str] = []  # expressions of single octets not yet emitted
-
-    def flush_octets() -> None:
-        if all(octet == "0" for octet in octets):
-            if octets:
-                parts.append(repr(bytes(len(octets))))
-        else:
-            parts.append(f"bytes(({', '.join(octets)},))")
-        octets.clear()
+    fmt = bytearray()
+    args: list[str] = []
 
     for index, field in enumerate(layout.fields):
         var = f"v{index}"
         if isinstance(field, Int):
             if field.size == 1:
-                octets.append(f"p.{field.name}")
+                fmt += b"%c"
+                args.append(f"p.{field.name}")
             else:
-                flush_octets()
-                parts.append(f"_u32(p.{field.name})")
+                fmt += b"%s"
+                args.append(f"_u32(p.{field.name})")
         elif isinstance(field, CString):
             lines += [
                 f"    {var} = p.{field.name}.encode('latin-1')",
                 f"    if len({var}) >= {field.max_len} or 0 in {var}:",
                 f"        _bad_cstring({field.name!r}, p.{field.name}, {field.max_len})",
             ]
-            flush_octets()
-            parts.append(var)
-            octets.append("0")
+            fmt += b"%s\x00"
+            args.append(var)
         elif isinstance(field, Time):
             lines += [
                 f"    {var} = p.{field.name}.encode('latin-1')",
                 f"    if (len({var}) != {_TIME_LENGTH} and {var}) or 0 in {var}:",
                 f"        _bad_time({field.name!r}, p.{field.name})",
             ]
-            flush_octets()
-            parts.append(var)
-            octets.append("0")
+            fmt += b"%s\x00"
+            args.append(var)
         elif isinstance(field, ShortMessage):
             lines += [
                 f"    {var} = p.short_message",
                 f"    if len({var}) > {MAX_SHORT_MESSAGE}: _bad_short_message(len({var}))",
             ]
-            octets.append(f"len({var})")
-            flush_octets()
-            parts.append(var)
+            fmt += b"%c%s"
+            args += [f"len({var})", var]
         elif isinstance(field, DestAddresses):
-            flush_octets()
-            parts.append(f"_encode_dest_addresses(p.{field.name})")
+            fmt += b"%s"
+            args.append(f"_encode_dest_addresses(p.{field.name})")
         elif isinstance(field, UnsuccessSmes):
-            flush_octets()
-            parts.append(f"_encode_unsuccess_smes(p.{field.name})")
+            fmt += b"%s"
+            args.append(f"_encode_unsuccess_smes(p.{field.name})")
         else:  # pragma: no cover - the Field union is closed
             raise TypeError(f"unknown field kind {field!r}")
-    flush_octets()
     if layout.tlvs:
         lines.append("    t = p.tlvs")
-        parts.append("(b'' if t is _NO_TLVS else _encode_tlvs(t))")
-    body = parts[0] if len(parts) == 1 else f"b''.join(({', '.join(parts)},))"
+        fmt += b"%s"
+        args.append("(b'' if t is _NO_TLVS else _encode_tlvs(t))")
     lines += [
-        f"    body = {body}",
+        f"    body = {bytes(fmt)!r} % ({', '.join(args)},)",
         f"    return _header(16 + len(body), {command_id}, p.command_status, "
         "p.sequence_number) + body",
     ]

@@ -77,7 +77,8 @@ def encode(pdu: Pdu) -> bytes:
         raise TypeError(f"not an SMPP PDU: {pdu!r}")
     try:
         return encoder(pdu)
-    except struct.error as exc:
+    except (struct.error, OverflowError) as exc:
+        # struct.error from 4-octet fields, OverflowError from 1-octet ones (bytes' "%c").
         raise ValueError(f"{type(pdu).__name__}: integer field out of range ({exc})") from exc
 
 
