@@ -19,6 +19,7 @@ import functools
 import re
 import unicodedata
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import attrs
 
@@ -26,7 +27,7 @@ from smscd.message import Message
 from smscd.smpp.constants import EsmClass, MessageState
 from smscd.smpp.pdus import DeliverSm
 from smscd.smpp.tlv import NetworkErrorCode, Tlvs
-from smscd.status import STAT_BY_STATE, STATUS_CODES, Code, StatusGroup, lookup
+from smscd.status import STAT_BY_STATE, Code, StatusGroup, lookup
 
 __all__ = [
     "RECEIPT_TEXT_LENGTH",
@@ -172,6 +173,41 @@ NETWORK_TYPE_GSM = 3
 RECEIPT_DATA_CODING = 1
 
 
+class _ReceiptKind(NamedTuple):
+    """What a receipt for one (code, intermediate) pair shares with every other one."""
+
+    head: str  # from " sub:" to "submit date:"
+    tail: str  # from " stat:" to "text:"
+    esm_class: int
+    message_state: int
+    network_error_code: NetworkErrorCode | None
+
+
+_KINDS: dict[tuple[int, bool], _ReceiptKind] = {}
+
+
+def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
+    """The parts of a receipt that depend on the code alone, worked out once per code."""
+    row = lookup(code)
+    state = MessageState.ENROUTE if intermediate else row.message_state
+    delivered = "001" if row.code == Code.DELIVERED_TO_HANDSET else "000"
+    failed = not intermediate and row.group in (StatusGroup.REJECTION, StatusGroup.ERROR)
+    kind = _ReceiptKind(
+        head=f" sub:001 dlvrd:{delivered} submit date:",
+        tail=f" stat:{STAT_BY_STATE[state]} err:{row.code:03d} text:",
+        esm_class=(
+            EsmClass.TYPE_INTERMEDIATE_NOTIFICATION
+            if intermediate
+            else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
+        ),
+        message_state=int(state),
+        # Frozen, so one instance serves every receipt of the code.
+        network_error_code=NetworkErrorCode(NETWORK_TYPE_GSM, row.code) if failed else None,
+    )
+    _KINDS[(int(code), intermediate)] = kind
+    return kind
+
+
 def build_receipt(message: Message, code: int, *, intermediate: bool = False) -> DeliverSm:
     """The deliver_sm that tells the ESME about ``code`` for ``message``.
 
@@ -183,19 +219,15 @@ def build_receipt(message: Message, code: int, *, intermediate: bool = False) ->
     The text is sent as ASCII (IA5): every receipt parser in the wild reads it that way, so
     characters outside ASCII in the quoted ``text:`` become ``?``.
     """
-    row = STATUS_CODES.get(code) or lookup(code)
-    state = MessageState.ENROUTE if intermediate else row.message_state
+    # This is the per-message hot path: what depends on the code alone comes from a table,
+    # and our own ids and table rows need none of format_receipt's argument checks, so the
+    # line is assembled directly (same format, tested).
+    kind = _KINDS.get((code, intermediate)) or _receipt_kind(code, intermediate)
     at = message.history[-1].at if intermediate or message.done_time is None else message.done_time
-    # Our own ids and table rows need none of format_receipt's argument checks; this is
-    # the per-message hot path, so the line is assembled directly (same format, tested).
-    delivered = "001" if row.code == Code.DELIVERED_TO_HANDSET else "000"
     text = (
-        f"id:{message.message_id} sub:001 dlvrd:{delivered}"
-        f" submit date:{_minute(int(message.submit_time // 60))}"
-        f" done date:{_minute(int(at // 60))}"
-        f" stat:{STAT_BY_STATE[state]} err:{row.code:03d} text:{_clean_text(message.text or '')}"
+        f"id:{message.message_id}{kind.head}{_minute(int(message.submit_time // 60))}"
+        f" done date:{_minute(int(at // 60))}{kind.tail}{_clean_text(message.text or '')}"
     )
-    failed = not intermediate and row.group in (StatusGroup.REJECTION, StatusGroup.ERROR)
     source, destination = message.destination, message.source
     return DeliverSm(
         source_addr_ton=source.ton,
@@ -204,17 +236,13 @@ def build_receipt(message: Message, code: int, *, intermediate: bool = False) ->
         dest_addr_ton=destination.ton,
         dest_addr_npi=destination.npi,
         destination_addr=destination.addr,
-        esm_class=(
-            EsmClass.TYPE_INTERMEDIATE_NOTIFICATION
-            if intermediate
-            else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
-        ),
+        esm_class=kind.esm_class,
         data_coding=RECEIPT_DATA_CODING,
         short_message=text.encode("ascii", "replace"),
         tlvs=Tlvs(
             receipted_message_id=message.message_id,
-            message_state=int(state),
-            network_error_code=NetworkErrorCode(NETWORK_TYPE_GSM, row.code) if failed else None,
+            message_state=kind.message_state,
+            network_error_code=kind.network_error_code,
         ),
     )
 
