@@ -136,7 +136,8 @@ def test_offline_handset_waits_then_gets_the_message_after_retries(
     assert steps(m.advance(T0 + 3)) == [((103, 110), T0), ((111,), T0 + 1), ((112,), T0 + 3)]
     assert m.waiting_reason("1") == reason
     # Attempts at +3, +63, +663, +1263 (last delay repeats), +1863: the handset is back.
-    assert m.next_deadline() == T0 + 63
+    # Those before +1800, when the rule ends, cannot succeed and are skipped.
+    assert m.next_deadline() == T0 + 1863
     assert m.advance(T0 + 1800) == []
     assert m.waiting_reason("1") == reason and m.is_pending("1")
     assert steps(run(m)) == [((113,), T0 + 1863), ((201,), T0 + 1866)]
@@ -454,3 +455,17 @@ def test_replace_extends_a_deadline_that_cut_a_step() -> None:
     run(m, T0 + 1)
     assert m.replace("1", validity_deadline=T0 + H)
     assert steps(run(m)) == DELIVERED[2:]
+
+
+def test_a_handset_back_early_gets_the_next_scheduled_attempt() -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1, until=T0 + 5 * H)
+    m.set_handset("46702*", HandsetState.OFFLINE, T0 - 1)  # another number, for contrast
+    m.accept("1", NUMBER, "hello", T0)
+    m.accept("2", "46702222222", "hello", T0)
+    run(m, T0 + 100)
+    assert m.next_deadline() == T0 + 5 * H + 63  # attempts skipped to the rule's end
+    m.set_handset(NUMBER, HandsetState.ONLINE, T0 + 100)
+    assert m.next_deadline() == T0 + 663
+    assert steps(run(m, T0 + 10 * H)) == [((113,), T0 + 663), ((201,), T0 + 666)]
+    assert steps(run(m), "2") == [((202,), T0 + 72 * H)]

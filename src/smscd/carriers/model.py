@@ -125,6 +125,12 @@ class _Rule:
     has_max_age: bool
 
 
+def _matches(pattern: str) -> Callable[[str], bool]:
+    """A predicate for an exact number or glob."""
+    pattern = pattern.removeprefix("+")
+    return _matcher(pattern) or pattern.__eq__
+
+
 def _matcher(pattern: str) -> Callable[[str], bool] | None:
     """None for an exact number; else a predicate. ``4670*`` becomes a fast prefix test."""
     if not any(ch in pattern for ch in "*?["):
@@ -181,36 +187,58 @@ class HandsetBook:
         else:
             self._patterns.append((match, rule))
 
-    def _latest(self, number: str, at: float, wanted: Callable[[_Rule], bool]) -> _Rule | None:
+    def _latest(self, number: str, at: float, *, age: bool) -> _Rule | None:
+        """The latest rule covering ``number`` at ``at`` that sets the state (or the age).
+
+        Called once per delivery attempt: a plain loop, no per-call closures or lists.
+        """
         best: _Rule | None = None
-        candidates = [rule for match, rule in self._patterns if match(number)]
-        candidates += self._exact.get(number, ())
-        for rule in candidates:
+        exact = self._exact.get(number)
+        for match, rule in self._patterns:
             if (
-                wanted(rule)
+                (rule.has_max_age if age else rule.state is not None)
                 and rule.start <= at < rule.end
                 and (best is None or rule.seq > best.seq)
+                and match(number)
             ):
                 best = rule
+        if exact is not None:
+            for rule in exact:
+                if (
+                    (rule.has_max_age if age else rule.state is not None)
+                    and rule.start <= at < rule.end
+                    and (best is None or rule.seq > best.seq)
+                ):
+                    best = rule
         return best
+
+    def next_change(self, number: str, at: float) -> float:
+        """The first time after ``at`` where a known rule for ``number`` starts or ends
+        (infinity if none): the state cannot change before it unless a rule is added."""
+        change = _INF
+        rules = [rule for match, rule in self._patterns if match(number)]
+        rules += self._exact.get(number, ())
+        for rule in rules:
+            if rule.start > at:
+                change = min(change, rule.start)
+            elif rule.end > at:
+                change = min(change, rule.end)
+        return change
 
     def state_at(self, number: str, at: float) -> HandsetState:
         """The state of ``number``'s handset at simulation time ``at``."""
-        rule = self._latest(number, at, _sets_state)
-        return HandsetState.ONLINE if rule is None or rule.state is None else rule.state
+        rule = self._latest(number, at, age=False)
+        return _ONLINE if rule is None or rule.state is None else rule.state
 
     def max_age(self, number: str, at: float) -> float | None:
         """The maximum message age ``number``'s phone accepts at ``at`` (None: no limit)."""
-        rule = self._latest(number, at, _sets_max_age)
+        rule = self._latest(number, at, age=True)
         return self._default_max_age if rule is None else rule.max_age
 
 
-def _sets_state(rule: _Rule) -> bool:
-    return rule.state is not None
-
-
-def _sets_max_age(rule: _Rule) -> bool:
-    return rule.has_max_age
+_ONLINE = HandsetState.ONLINE
+_OFFLINE = HandsetState.OFFLINE
+_NO_COVERAGE = HandsetState.NO_COVERAGE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,10 +307,6 @@ _STATE_CODE = {
     HandsetState.NO_SMS_SUBSCRIPTION: int(Code.MISSING_SMS_SUBSCRIPTION),
     HandsetState.BARRED: int(Code.RECIPIENT_REJECTED),
 }
-_STATE_WAIT = {
-    HandsetState.OFFLINE: int(Code.SUBSCRIBER_OFFLINE),
-    HandsetState.NO_COVERAGE: int(Code.SUBSCRIBER_UNREACHABLE),
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +318,8 @@ class _Pending:
 
     __slots__ = (
         "attempts",
+        "base_at",
+        "base_attempts",
         "concat",
         "deadline",
         "destination",
@@ -303,6 +329,7 @@ class _Pending:
         "outcome",
         "seq",
         "source",
+        "stage",
         "stop",
         "submit_time",
         "text",
@@ -331,7 +358,11 @@ class _Pending:
         self.magic = magic
         # A 1xx magic code: the last status reached before the message stops.
         self.stop: int | None = outcome if outcome < 200 else None
+        self.stage = _strike_stage(outcome) if outcome >= 200 else -1
         self.attempts = 0
+        # The last attempt actually made, and the attempt count then.
+        self.base_at = submit_time
+        self.base_attempts = 0
         self.waiting: int | None = None
         # The intended next step (kept so replace_sm can move the deadline) and the seq of the
         # one live heap entry.
@@ -361,7 +392,10 @@ class CarrierModel:
         self._rng = rng
         self._pending: dict[str, _Pending] = {}
         self._heap: list[tuple[float, int, str, int]] = []
+        # True while advance() runs the step of the heap's top entry (see advance).
+        self._top_is_done = False
         self._seq = itertools.count()
+        self._schedule = profile.retry_schedule
         self._codes = tuple(profile.outcomes)
         self._weights = tuple(itertools.accumulate(profile.outcomes.values()))
         self._reassembler = Reassembler(profile.reassembly_timeout, max_sets=100_000)
@@ -423,7 +457,7 @@ class CarrierModel:
         )
         self._pending[message_id] = record
         start = submit_time
-        if _strike_stage(outcome) != _QUEUE and scheduled_time is not None:
+        if record.stage != _QUEUE and scheduled_time is not None:
             start = max(submit_time, scheduled_time)
         self._push(record, message_id, start, _START)
 
@@ -466,6 +500,17 @@ class CarrierModel:
         """Set the handset state of a number or glob from ``now`` (which may lie in the
         future: a scheduled change) until ``until``. Later calls win over earlier ones."""
         self.handsets.set(pattern, state, now, until)
+        # Waiting messages skip the attempts that cannot succeed (see _attempt). The new rule
+        # may change the outcome of skipped attempts from ``now`` on: move those messages
+        # back to their first scheduled attempt at or after ``now``. O(waiting messages);
+        # an operator's action, not a per-message one.
+        match = _matches(pattern)
+        for message_id, record in self._pending.items():
+            if record.next_kind == _ATTEMPT and record.next_at > now and match(record.destination):
+                at, attempts = self._retry_from(record, now)
+                if at < record.next_at:
+                    record.attempts = attempts
+                    self._push(record, message_id, at, _ATTEMPT)
 
     def set_max_age(
         self, pattern: str, max_age: float | None, now: float = -_INF, until: float = _INF
@@ -517,15 +562,25 @@ class CarrierModel:
         pending = self._pending
         out: list[Transition] = []
         while heap and heap[0][0] <= now:
-            at, seq, message_id, kind = heapq.heappop(heap)
+            at, seq, message_id, kind = heap[0]
             record = pending.get(message_id)
             if record is None or record.seq != seq:
-                continue  # left behind by cancel or replace
+                heapq.heappop(heap)  # left behind by cancel or replace
+                continue
             if kind == _EXPIRE:
+                heapq.heappop(heap)
                 del pending[message_id]
                 out.append(Transition(message_id, (int(Code.EXPIRED),), at))
                 continue
-            codes = self._step(message_id, record, kind, at)
+            # The entry stays on top while its step runs: a step that schedules the next one
+            # swaps it in with one heapreplace (one sift instead of a pop and a push).
+            self._top_is_done = True
+            try:
+                codes = self._step(message_id, record, kind, at)
+            finally:
+                if self._top_is_done:
+                    self._top_is_done = False
+                    heapq.heappop(heap)
             if codes:
                 out.append(Transition(message_id, codes, at))
         for incomplete in self._reassembler.expire(now):
@@ -539,7 +594,9 @@ class CarrierModel:
             if kind == stop_kind:
                 self._push(record, message_id, _INF, _PARKED)
                 return stop_codes
-        stage = _strike_stage(outcome) if outcome >= 200 else -1
+        stage = record.stage
+        if kind == _ATTEMPT:  # first: retries are the bulk of all events
+            return self._attempt(message_id, record, at, stage)
         latency = self.profile.latency
         if kind == _START:
             if stage == _QUEUE:
@@ -563,8 +620,6 @@ class CarrierModel:
                 return (int(Code.DELIVERED_TO_CARRIER),)
             # The first attempt follows at once: one transition (112, 113) or (112, 501).
             return (int(Code.DELIVERED_TO_CARRIER), *self._attempt(message_id, record, at, stage))
-        if kind == _ATTEMPT:
-            return self._attempt(message_id, record, at, stage)
         # _HANDSET: the phone takes the message, or the outcome strikes.
         if outcome != Code.DELIVERED_TO_HANDSET:
             return self._end(message_id, outcome)
@@ -580,14 +635,19 @@ class CarrierModel:
             return _STOPS[record.stop][1]
         if not record.magic:
             state = self.handsets.state_at(record.destination, at)
-            if state in _STATE_WAIT:
-                record.waiting = _STATE_WAIT[state]
-                schedule = self.profile.retry_schedule
-                delay = schedule[min(record.attempts, len(schedule) - 1)]
-                record.attempts += 1
-                self._push(record, message_id, at + delay, _ATTEMPT)
+            # Identity tests: an Enum's __hash__ runs in Python, and this runs per attempt.
+            if state is _OFFLINE or state is _NO_COVERAGE:
+                record.waiting = 503 if state is _OFFLINE else 502
+                record.base_at = at
+                record.base_attempts = record.attempts
+                # The handset stays as it is until the next known rule boundary, so the
+                # attempts before it would fail the same way, silently: skip them (pure
+                # arithmetic on the schedule) and queue the first attempt at or after it.
+                change = self.handsets.next_change(record.destination, at)
+                at, record.attempts = self._retry_from(record, min(change, record.deadline))
+                self._push(record, message_id, at, _ATTEMPT)
                 return ()
-            if state in _STATE_CODE:
+            if state is not _ONLINE:
                 return self._end(message_id, _STATE_CODE[state])
         record.waiting = None
         if stage == _ATTEMPT:
@@ -595,6 +655,19 @@ class CarrierModel:
         handset = at + self.profile.latency.handset.sample(self._rng)
         self._push(record, message_id, handset, _HANDSET)
         return (int(Code.DELIVERED_TO_GSM),)
+
+    def _retry_from(self, record: _Pending, earliest: float) -> tuple[float, int]:
+        """The first attempt after the record's last real one that is at or after
+        ``earliest``, on the retry schedule, and the attempt count at it."""
+        schedule = self._schedule
+        last = len(schedule) - 1
+        at = record.base_at
+        attempts = record.base_attempts
+        while True:
+            at += schedule[attempts] if attempts < last else schedule[last]
+            attempts += 1
+            if at >= earliest:
+                return at, attempts
 
     def _end(self, message_id: str, code: int) -> tuple[int, ...]:
         del self._pending[message_id]
@@ -610,7 +683,11 @@ class CarrierModel:
         seq = record.seq = next(self._seq)
         if at >= record.deadline:
             at, kind = record.deadline, _EXPIRE
-        heapq.heappush(self._heap, (at, seq, message_id, kind))
+        if self._top_is_done:
+            self._top_is_done = False
+            heapq.heapreplace(self._heap, (at, seq, message_id, kind))
+        else:
+            heapq.heappush(self._heap, (at, seq, message_id, kind))
 
     def _draw(self) -> int:
         codes = self._codes
