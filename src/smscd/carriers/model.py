@@ -19,8 +19,9 @@ Choices, and why:
 * **Waiting is not a status.** 502 SubscriberUnreachable and 503 SubscriberOffline are final in
   the status table (their group is Error) and ``Message.record`` refuses anything after a
   final code, so the model never reports them for a message it is still retrying: the message
-  stays at 112 DeliveredToCarrier (it is at the carrier; it has not been put on the GSM
-  network) and ``waiting_reason(message_id)`` says 503 (switched off) or 502 (no coverage) for
+  stays at 112 DeliveredToCarrier (it waits at the carrier; 113 DeliveredToGSM is reported
+  when the network actually pages the handset, so 113 always means "on its way to an online
+  phone") and ``waiting_reason(message_id)`` says 503 (switched off) or 502 (no coverage) for
   query_sm or the HTTP API. When the validity period runs out, the message ends with
   202 Expired, exactly at the deadline. 502/503 are reported only as a final outcome the
   profile's outcome mix asks for by weight (the network gives up at the first attempt);
@@ -28,6 +29,10 @@ Choices, and why:
   needs no change: it can keep treating every 5xx as final.
 * **Retries follow the schedule only**: a handset that comes back online gets its message at
   the next scheduled attempt (no HLR alert), which is what makes retry timing observable.
+  Attempts that cannot succeed (before the next start or end of a known handset rule) are
+  skipped by arithmetic on the schedule instead of being queued; ``set_handset`` moves the
+  affected waiting messages back to their first scheduled attempt at or after the change, so
+  the observable result is exactly that of trying every time.
 * **The handset's maximum message age** is checked when the phone would take the message:
   older than the limit ends with 514 DeliveryToHandsetFailed ("could not be handed over to
   the target handset"), not 202, so a test can tell the phone's refusal from the network's
@@ -35,15 +40,19 @@ Choices, and why:
 * **Handset states** are checked at each attempt: offline/no_coverage wait, unknown_subscriber
   ends with 501, no_sms_subscription with 410, barred with 405.
 * **Magic numbers** (destination digits ``999`` + a code from the table, e.g. ``999501`` or
-  ``9995010001``) end with that code whatever the handset rules and the outcome mix say. A
+  ``9995010001``) end with that code whatever the handset rules, age limits and the outcome
+  mix say. A
   1xx code stops the message at that stage until it expires (202); 202, 502 and 503 wait
   unreachable until expiry (202). Every other code ends the message at the stage it belongs
-  to (``_strike_stage``): 4xx rejections of the message itself at once, before funding;
+  to (``_strike_stage``): 4xx rejections of the message itself at once, before funding (at
+  submission, even for a scheduled message);
   511/516 at the gateway hop; 512 at the carrier hop; 501/405/410/513 at the attempt; the
   rest (201, 203, 500, 514, 515, 599) after the handset hop.
-* **The outcome mix** applies to ordinary numbers whose handset is online at the attempt:
-  one weighted draw per message at acceptance, so the random sequence depends only on the
-  order of ``accept`` calls. The default mix is 201 only.
+* **The outcome mix** applies to ordinary numbers whose handset is online at the attempt
+  (handset states and magic numbers come first): one weighted draw per message at
+  acceptance, and one latency draw as each hop starts, in event order, so the same seed and
+  the same calls in the same order give the same transitions. The default mix is 201 only;
+  a profile that wants a lossy network gives other final codes a weight.
 * **Invalid destinations** (not 1-15 digits after an optional ``+``) end with 409
   InvalidRecipient at once; **banned words** with 404 ContentRejected at once.
 * **Ties at the deadline**: anything due exactly at the validity deadline loses to expiry.
@@ -53,6 +62,7 @@ kind)`` events with exactly one live entry per pending message: its next step, o
 when the next step would come at or after the deadline (or never, for a parked message). A
 record remembers the ``seq`` of its live entry, so entries left by ``cancel`` or ``replace``
 are recognised and skipped when they surface, and a finished message leaves nothing behind.
+``cancel`` compacts the heap when dead entries outnumber live ones.
 """
 
 from __future__ import annotations
