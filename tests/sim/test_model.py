@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from types import MappingProxyType
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smscd.carriers.model import CarrierModel, HandsetBook, InboxEntry, Transition, magic_code
 from smscd.carriers.profile import (
@@ -469,3 +472,46 @@ def test_a_handset_back_early_gets_the_next_scheduled_attempt() -> None:
     assert m.next_deadline() == T0 + 663
     assert steps(run(m, T0 + 10 * H)) == [((113,), T0 + 663), ((201,), T0 + 666)]
     assert steps(run(m), "2") == [((202,), T0 + 72 * H)]
+
+
+# ------------------------------------------------------------------ retry skipping
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rules=st.lists(
+        st.tuples(
+            st.sampled_from(["46701*", "467011", "467012", "4670*"]),
+            st.sampled_from(list(HandsetState)),
+            st.floats(0, 80 * H),
+            st.floats(1, 80 * H),
+        ),
+        max_size=6,
+    ),
+    changes=st.lists(
+        st.tuples(st.floats(0, 80 * H), st.sampled_from(["467011", "4670*"]), st.booleans()),
+        max_size=4,
+    ),
+)
+def test_skipping_retries_changes_nothing_observable(
+    rules: list[tuple[str, HandsetState, float, float]],
+    changes: list[tuple[float, str, bool]],
+) -> None:
+    """The same run with every scheduled attempt made gives the same transitions."""
+
+    def scenario(skip: bool) -> list[Transition]:
+        m = model()
+        if not skip:
+            m.handsets.next_change = lambda number, at: -math.inf  # type: ignore[method-assign]
+        for pattern, state, start, length in rules:
+            m.set_handset(pattern, state, T0 + start, T0 + start + length)
+        for index, number in enumerate(["467011", "467012", "467013"]):
+            m.accept(str(index), number, "x", T0 + index)
+        out: list[Transition] = []
+        for at, pattern, online in sorted(changes):
+            out += run(m, T0 + at)
+            state = HandsetState.ONLINE if online else HandsetState.OFFLINE
+            m.set_handset(pattern, state, T0 + at)
+        return out + run(m)
+
+    assert scenario(skip=True) == scenario(skip=False)
