@@ -22,6 +22,8 @@ PURE = {
     "config.py": "L1",
     "clock.py": "L1",
     "accounts.py": "L1",
+    "carriers/model.py": "L1",
+    "carriers/profile.py": "L1",
 }
 FORBIDDEN = {
     "trio",
@@ -47,6 +49,8 @@ L1_ALLOWED_SMSCD = {
     "smscd.config",
     "smscd.clock",
     "smscd.accounts",
+    "smscd.carriers.model",
+    "smscd.carriers.profile",
 }
 
 
