@@ -20,6 +20,11 @@ from smscd.status import STATUS_CODES, Code, StatusCode, is_final, lookup
 __all__ = ["Address", "ConcatPart", "Message", "MessageIdGenerator", "StatusEvent"]
 
 
+# Operator code -> whether it is final, as a plain dict: this is asked three times per message,
+# and a dict lookup is cheaper than the MappingProxy's .get and the StatusCode attribute.
+_FINAL: dict[int, bool] = {code: row.final for code, row in STATUS_CODES.items()}
+
+
 @fast_frozen
 @attrs.frozen
 class Address:
@@ -117,12 +122,14 @@ class Message:
 
     def __attrs_post_init__(self) -> None:
         # Validate the starting status now rather than at the first query_sm.
-        row = lookup(self.status)
+        final = _FINAL.get(self.status)
+        if final is None:
+            lookup(self.status)  # raises KeyError
         # A new message's history starts with its acceptance; a store restoring a message
         # passes the full history and it is kept as given.
         if not self.history:
             self.history.append(StatusEvent(self.status, self.submit_time))
-        if row.final and self.done_time is None:
+        if final and self.done_time is None:
             self.done_time = self.history[-1].at
 
     @property
@@ -154,15 +161,18 @@ class Message:
                 the receipt, so the caller must decide first (e.g. cancel_sm on a delivered
                 message is ESME_RCANCELFAIL).
         """
-        row = STATUS_CODES.get(code) or lookup(code)
-        code = int(code)  # a Code member would serialise as its name in some encoders
+        final = _FINAL.get(code)
+        if final is None:
+            lookup(code)  # raises KeyError
+        if type(code) is not int:
+            code = int(code)  # a Code member would serialise as its name in some encoders
         if self.done_time is not None:
             raise ValueError(
                 f"message {self.message_id} is final ({self.status}); cannot record {code}"
             )
         self.history.append(StatusEvent(code, at))
         self.status = code
-        if row.final:
+        if final:
             self.done_time = at
 
 

@@ -98,7 +98,11 @@ class Outboxes:
         return counts
 
     def put(self, item: OutboxItem) -> None:
-        self[item.system_id].put(item)
+        # Once per receipt: the dict first, __getitem__ only to create the outbox.
+        outbox = self._outboxes.get(item.system_id)
+        if outbox is None:  # not "or": an empty Outbox is falsy (__len__)
+            outbox = self[item.system_id]
+        outbox.put(item)
 
     def retry_later(self, item: OutboxItem) -> None:
         """The ESME refused the item or did not answer: offer it again after a pause."""
