@@ -11,10 +11,12 @@ they end up in receipts and query_sm answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from smscd.smpp.constants import MessageState
-from smscd.smpp.frozen import fast_frozen
+from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.status import STATUS_CODES, Code, StatusCode, is_final, lookup
 
 __all__ = ["Address", "ConcatPart", "Message", "MessageIdGenerator", "StatusEvent"]
@@ -48,6 +50,10 @@ class StatusEvent:
 
     code: int
     at: float
+
+
+# Four events per message (accepted, queued, sending, delivered): built by the faster factory.
+_new_event: Callable[[int, float], StatusEvent] = positional_factory(StatusEvent)
 
 
 @fast_frozen
@@ -128,7 +134,7 @@ class Message:
         # A new message's history starts with its acceptance; a store restoring a message
         # passes the full history and it is kept as given.
         if not self.history:
-            self.history.append(StatusEvent(self.status, self.submit_time))
+            self.history.append(_new_event(self.status, self.submit_time))
         if final and self.done_time is None:
             self.done_time = self.history[-1].at
 
@@ -170,7 +176,7 @@ class Message:
             raise ValueError(
                 f"message {self.message_id} is final ({self.status}); cannot record {code}"
             )
-        self.history.append(StatusEvent(code, at))
+        self.history.append(_new_event(code, at))
         self.status = code
         if final:
             self.done_time = at

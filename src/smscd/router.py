@@ -19,6 +19,7 @@ from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
+from smscd.smpp.frozen import positional_factory
 from smscd.smpp.pdus import (
     CancelSm,
     DataSm,
@@ -34,6 +35,9 @@ from smscd.status import Code, lookup
 from smscd.store.base import Store
 
 log = structlog.get_logger("smscd.router")
+
+# Two per message: the positional factory skips __init__'s class switching (smpp.frozen).
+_new_address: Callable[[int, int, str], Address] = positional_factory(Address)
 
 SmsRequest = SubmitSm | DataSm
 
@@ -185,8 +189,8 @@ class Router:
         message = Message(
             message_id=self._ids.next(),
             system_id=account.policy.system_id,
-            source=Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
-            destination=Address(dest_ton, dest_npi, dest_addr),
+            source=_new_address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+            destination=_new_address(dest_ton, dest_npi, dest_addr),
             data_coding=pdu.data_coding,
             esm_class=pdu.esm_class,
             registered_delivery=pdu.registered_delivery,

@@ -18,6 +18,7 @@ ordinary frozen instance, indistinguishable from one attrs' ``__init__`` would b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -114,3 +115,28 @@ def fast_frozen(cls: type[_T]) -> type[_T]:
     setattr(cls, "__init__", init)  # noqa: B010 - mypy rejects assigning to a method
     setattr(cls, _TWIN_ATTR, twin)
     return cls
+
+
+def positional_factory(cls: type[_T]) -> Callable[..., _T]:
+    """A function that builds a ``fast_frozen`` class from all its fields, in order.
+
+    For the small records built several times per message (``StatusEvent``, ``Address``):
+    it writes a fresh twin's slots and sets the class once, where ``__init__`` runs on an
+    instance of the real class and has to switch it to the twin and back (~90 ns saved).
+
+    Raises:
+        TypeError: ``cls`` is not decorated with ``fast_frozen``.
+    """
+    twin = twin_of(cls)
+    names = [field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]
+    source = "\n".join(
+        [
+            f"def make({', '.join(names)}):",
+            "    o = _new(_twin)",
+            *(f"    o.{name} = {name}" for name in names),
+            "    o.__class__ = _cls",
+            "    return o",
+        ]
+    )
+    namespace: dict[str, object] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
+    return define(source + "\n", namespace, "make", f"{cls.__name__} factory")
