@@ -19,7 +19,7 @@ from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
-from smscd.smpp.frozen import positional_factory
+from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.smpp.pdus import (
     CancelSm,
     DataSm,
@@ -42,12 +42,17 @@ _new_address: Callable[[int, int, str], Address] = positional_factory(Address)
 SmsRequest = SubmitSm | DataSm
 
 
+@fast_frozen
 @attrs.frozen
 class Accepted:
     """What the transport needs to answer a submit: status and, on success, the id."""
 
     command_status: int
     message_id: str = ""
+
+
+# One per accepted submit (the refusals keep the plain constructor).
+_accepted: Callable[[int, str], Accepted] = positional_factory(Accepted)
 
 
 @attrs.frozen
@@ -208,7 +213,7 @@ class Router:
             self._reassemble(message, concat, sim_now)
         self._advance(message, Code.QUEUED, sim_now)
         self.carrier.submit(message)
-        return Accepted(CommandStatus.ESME_ROK, message.message_id)
+        return _accepted(CommandStatus.ESME_ROK, message.message_id)
 
     def _reassemble(self, message: Message, concat: ConcatPart, sim_now: float) -> None:
         """Collect a part; when its set is complete, give every part the whole text."""

@@ -37,7 +37,7 @@ from smscd.smpp.constants import (
     CommandStatus,
 )
 from smscd.smpp.errors import SmppError
-from smscd.smpp.frozen import twin_of
+from smscd.smpp.frozen import fast_frozen, positional_factory, twin_of
 from smscd.smpp.pdus import (
     PDU_CLASSES,
     RESPONSE_FOR,
@@ -235,6 +235,7 @@ class BindCompleted:
     response: BindResponse | GenericNack
 
 
+@fast_frozen
 @attrs.frozen
 class RequestReceived:
     """A request for the application: answer it with ``send_response`` (same sequence_number).
@@ -245,6 +246,7 @@ class RequestReceived:
     pdu: RequestPdu
 
 
+@fast_frozen
 @attrs.frozen
 class ResponseReceived:
     """The answer to one of our requests (possibly a generic_nack); its window slot is free."""
@@ -296,6 +298,12 @@ class ProtocolError:
     fatal: bool
     reason: str = ""
 
+
+# One of each per message (the submit_sm in, the deliver_sm_resp in) in receive_data's loop.
+_request_received: Callable[[RequestPdu], RequestReceived] = positional_factory(RequestReceived)
+_response_received: Callable[[RequestPdu, ResponsePdu, object], ResponseReceived] = (
+    positional_factory(ResponseReceived)
+)
 
 Event: TypeAlias = (
     BindRequested
@@ -419,14 +427,14 @@ class Session:
                 if entry is not None and entry[3] is command_id:
                     # submit_sm_resp at an ESME, deliver_sm_resp at an SMSC.
                     del pending[pdu.sequence_number]
-                    append(ResponseReceived(entry[0], pdu, entry[1]))  # type: ignore[arg-type]
+                    append(_response_received(entry[0], pdu, entry[1]))  # type: ignore[arg-type]
                 else:
                     self._on_response(pdu, events)  # type: ignore[arg-type]
                 continue
             action = self._inbound.get(command_id)
             if action is Action.EVENT:
                 # submit_sm at an SMSC, deliver_sm at an ESME.
-                append(RequestReceived(pdu))  # type: ignore[arg-type]
+                append(_request_received(pdu))  # type: ignore[arg-type]
             elif action is None:
                 self._reject(pdu, events)  # type: ignore[arg-type]
             else:
