@@ -162,10 +162,6 @@ class Esme:
             raise EsmeError(f"no response to {type(pdu).__name__} (seq {seq})")
         return response
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     async def unbind(self) -> None:
         """Start the unbind handshake and wait until it finishes (or the link closes)."""
         if self._closed:

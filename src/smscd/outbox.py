@@ -65,10 +65,6 @@ class Outbox:
         if waker in self._wakers:
             self._wakers.remove(waker)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._wakers)
-
     def _wake(self) -> None:
         for waker in self._wakers:
             waker()

@@ -25,13 +25,14 @@ from smscd.smpp.pdus import (
     DataSm,
     QuerySm,
     ReplaceSm,
+    SmeAddress,
     SubmitMulti,
     SubmitSm,
 )
 from smscd.sms.coding import Alphabet, TextDecodeError, decode_text
 from smscd.sms.reassembly import Reassembler
 from smscd.sms.udh import UdhError, split_udh
-from smscd.status import Code, lookup
+from smscd.status import Code
 from smscd.store.base import Store
 
 log = structlog.get_logger("smscd.router")
@@ -114,8 +115,6 @@ class Router:
         (ton, npi, addr, error_status). Distribution lists are not provisioned in the
         simulator, so each named list is unsuccessful with ESME_RINVDLNAME.
         """
-        from smscd.smpp.pdus import SmeAddress  # noqa: PLC0415 - keeps the import list short
-
         account = self.accounts.get(system_id)
         if account is None:
             return Accepted(CommandStatus.ESME_RINVSYSID), []
@@ -353,9 +352,6 @@ class Router:
         message.registered_delivery = pdu.registered_delivery
         self.store.update(message, self._sim_now())
         return CommandStatus.ESME_ROK
-
-    def describe(self, code: int) -> str:
-        return lookup(code).name
 
 
 def _wants_final_receipt(registered_delivery: int, code: int) -> bool:

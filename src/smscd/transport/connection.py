@@ -170,7 +170,6 @@ class SmppConnection:
 
     def request_drain(self) -> None:
         """Shutdown: unbind gracefully (the pump does it) and let the writer close."""
-        self._ctx.draining = True
         self._pump_lot.unpark_all()
 
     @property

@@ -110,5 +110,7 @@ class SmppServer:
             del connections[connection.session_id]
 
     def drain(self) -> None:
+        """Refuse new connections and ask every session to unbind."""
+        self.context.draining = True
         for connection in list(self.context.connections.values()):
             connection.request_drain()
