@@ -22,8 +22,10 @@ PURE = {
     "config.py": "L1",
     "clock.py": "L1",
     "accounts.py": "L1",
+    "routing.py": "L1",
     "carriers/model.py": "L1",
     "carriers/profile.py": "L1",
+    "carriers/scenario.py": "L1",
 }
 FORBIDDEN = {
     "trio",
@@ -49,8 +51,10 @@ L1_ALLOWED_SMSCD = {
     "smscd.config",
     "smscd.clock",
     "smscd.accounts",
+    "smscd.routing",
     "smscd.carriers.model",
     "smscd.carriers.profile",
+    "smscd.carriers.scenario",
 }
 
 

@@ -1,15 +1,33 @@
-"""The `smscd` command line: run the daemon, check a config, send a message by hand."""
+"""The `smscd` command line: run the daemon, check a config, send a message by hand, and
+control a running daemon's simulator (handsets, MO messages, the clock) over its HTTP API."""
 
 from __future__ import annotations
 
+import json
+import math
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
+import attrs
 import click
 import trio
 
 from smscd import __version__
-from smscd.config import Config, ConfigError, load_config
+from smscd.carriers.profile import HandsetState
+from smscd.config import Config, ConfigError, load_config, parse_duration
+from smscd.control import (
+    API_ENV,
+    DEFAULT_API,
+    UNSET,
+    ControlClient,
+    ControlError,
+    Unset,
+    format_clock,
+    format_handset,
+    format_mo,
+)
 
 
 def _load(path: Path | None) -> Config:
@@ -18,6 +36,21 @@ def _load(path: Path | None) -> Config:
     except ConfigError as exc:
         click.echo(f"smscd: configuration error: {exc}", err=True)
         sys.exit(2)
+
+
+async def _check_loadable(config: Config) -> None:
+    """Build what the config names (carriers, their profiles, the scenario) as `run` would.
+
+    Raises:
+        ConfigError: naming the file, key and line of the first problem.
+    """
+    from smscd.carriers.registry import build_carriers  # noqa: PLC0415
+    from smscd.carriers.scenario import load_scenario  # noqa: PLC0415
+    from smscd.simtime import SimulationTime  # noqa: PLC0415
+
+    build_carriers(config, SimulationTime(0.0), seed=0)
+    if config.simulation.scenario is not None:
+        load_scenario(config.simulation.scenario)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,12 +76,27 @@ def main() -> None:
 @click.option(
     "--log-format", type=click.Choice(["auto", "json", "console"]), help="Override log.format."
 )
-def run(
+@click.option(
+    "--time-scale",
+    type=float,
+    metavar="N",
+    help="Run the simulation clock N times real speed (simulation.rate; 0 starts paused).",
+)
+@click.option("--seed", type=int, metavar="N", help="Seed every random draw (simulation.seed).")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Play a scenario file from start-up (simulation.scenario).",
+)
+def run(  # noqa: PLR0917 - click passes each option as an argument
     config_path: Path | None,
     smpp_listen: str | None,
     http_listen: str | None,
     log_level: str | None,
     log_format: str | None,
+    time_scale: float | None,
+    seed: int | None,
+    scenario: str | None,
 ) -> None:
     """Run the SMSC until SIGINT or SIGTERM."""
     from smscd.daemon import Daemon  # noqa: PLC0415 - keep `smscd --help` fast
@@ -61,6 +109,9 @@ def run(
             http_listen="" if http_listen == "off" else http_listen,
             log_level=log_level,
             log_format=log_format,
+            time_scale=time_scale,
+            seed=seed,
+            scenario=scenario,
         )
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -71,6 +122,10 @@ def run(
 
     try:
         trio.run(serve)
+    except ConfigError as exc:
+        # A carrier, profile or scenario file named by the config failed to load.
+        click.echo(f"smscd: configuration error: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"smscd: cannot start: {exc}", err=True)
         sys.exit(1)
@@ -81,6 +136,11 @@ def run(
 def check_config(path: Path) -> None:
     """Validate a configuration file; errors name the key and line."""
     config = _load(path)
+    try:
+        trio.run(_check_loadable, config)
+    except ConfigError as exc:
+        click.echo(f"smscd: configuration error: {exc}", err=True)
+        sys.exit(2)
     accounts = ", ".join(account.system_id for account in config.accounts) or "none"
     click.echo(f"{path}: ok (smpp {config.smpp.listen}, accounts: {accounts})")
 
@@ -134,3 +194,162 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
         click.echo(f"smscd send: {exc}", err=True)
         sys.exit(1)
     sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Control commands: talk to a running daemon's HTTP API (smscd.control).
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+@attrs.frozen
+class _Answer:
+    """An API answer: its JSON body for --json, and the text people read."""
+
+    body: Mapping[str, object]
+    text: str
+
+
+def _api_options(command: _F) -> _F:
+    """``--api URL`` (or ``$SMSCD_API``) and ``--json``, shared by the control commands."""
+    command = click.option(
+        "--json", "as_json", is_flag=True, help="Print the API's JSON answer instead of text."
+    )(command)
+    return click.option(
+        "--api",
+        metavar="URL",
+        envvar=API_ENV,
+        show_envvar=True,
+        default=DEFAULT_API,
+        show_default=True,
+        help="The daemon's HTTP API (its http.listen).",
+    )(command)
+
+
+def _duration_option(value: str | None, option: str, *, positive: bool = False) -> float | None:
+    """A duration typed on the command line (``30``, ``"10m"``, ``"72h"``), or None."""
+    if value is None:
+        return None
+    # Every command-line value is a string, and a string duration needs a unit in the config
+    # syntax; a bare number here means seconds, as it does in a file.
+    try:
+        number: object = float(value)
+    except ValueError:
+        number = value
+    try:
+        seconds = parse_duration(number)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+    if positive and seconds <= 0:
+        raise click.BadParameter("must be a duration > 0", param_hint=option)
+    return seconds
+
+
+def _control(
+    command: str, api: str, as_json: bool, call: Callable[[ControlClient], _Answer]
+) -> None:
+    """Run one API call and print its answer; exit 1 on an API or connection error."""
+    try:
+        client = ControlClient(api)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--api") from None
+    try:
+        answer = call(client)
+    except ControlError as exc:
+        click.echo(f"smscd {command}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(answer.body, indent=2, ensure_ascii=False) if as_json else answer.text)
+
+
+@main.command()
+@click.argument("number")
+@click.option(
+    "--state", type=click.Choice([s.value for s in HandsetState]), help="Set the handset's state."
+)
+@click.option(
+    "--for", "duration", metavar="DURATION", help="With --state: how long it lasts (e.g. 2h)."
+)
+@click.option(
+    "--max-age",
+    metavar="DURATION|none",
+    help="Set the phone's maximum message age; 'none' lifts the limit.",
+)
+@_api_options
+def handset(  # noqa: PLR0917 - click passes each option as an argument
+    number: str,
+    state: str | None,
+    duration: str | None,
+    max_age: str | None,
+    api: str,
+    as_json: bool,
+) -> None:
+    """Show a handset's state and inbox, or set its state (NUMBER may be a glob: '4670*')."""
+    seconds = _duration_option(duration, "--for", positive=True)
+    if seconds is not None and state is None:
+        raise click.UsageError("--for goes with --state")
+    age: float | Unset | None = UNSET
+    if max_age is not None:
+        age = (
+            None
+            if max_age.lower() == "none"
+            else _duration_option(max_age, "--max-age", positive=True)
+        )
+
+    def call(client: ControlClient) -> _Answer:
+        if state is None and age is UNSET:
+            view = client.handset(number)
+        else:
+            view = client.set_handset(number, state=state, duration=seconds, max_message_age=age)
+        return _Answer(view, format_handset(view))
+
+    _control("handset", api, as_json, call)
+
+
+@main.command()
+@click.option("--from", "source", required=True, help="The handset's number.")
+@click.option("--to", "destination", required=True, help="The account's virtual number.")
+@click.option("--text", required=True, help="The message text.")
+@click.option(
+    "--coding",
+    type=click.IntRange(0, 255),
+    help="data_coding to deliver with (default: GSM 7-bit if it fits, else UCS-2).",
+)
+@_api_options
+def mo(  # noqa: PLR0917 - click passes each option as an argument
+    source: str, destination: str, text: str, coding: int | None, api: str, as_json: bool
+) -> None:
+    """Make a handset send a message (MO) to an account's virtual number."""
+
+    def call(client: ControlClient) -> _Answer:
+        answer = client.send_mo(source, destination, text, coding)
+        return _Answer(answer, format_mo(answer))
+
+    _control("mo", api, as_json, call)
+
+
+@main.command()
+@click.option("--advance", metavar="DURATION", help="Move simulation time forward (e.g. 72h).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    help="Simulated seconds per real second from now on (0 pauses).",
+)
+@_api_options
+def clock(advance: str | None, rate: float | None, api: str, as_json: bool) -> None:
+    """Show the simulation clock, advance it, or change its rate."""
+    seconds = _duration_option(advance, "--advance")
+    if seconds is not None and rate is not None:
+        raise click.UsageError("give --advance or --rate, not both")
+    if rate is not None and not math.isfinite(rate):
+        raise click.BadParameter("must be a finite number", param_hint="--rate")
+
+    def call(client: ControlClient) -> _Answer:
+        if seconds is not None:
+            state = client.advance_clock(seconds)
+        elif rate is not None:
+            state = client.set_clock_rate(rate)
+        else:
+            state = client.clock()
+        return _Answer(state, format_clock(state))
+
+    _control("clock", api, as_json, call)

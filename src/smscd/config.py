@@ -18,10 +18,13 @@ afternoon:
 A key missing from a file takes the default written in this module, which is also what
 ``default.toml`` says. The exception is ``[[accounts]]``: a file must list at least one,
 since defaults cannot be merged into a list and a daemon nobody can bind to is a mistake.
+``[[carriers]]`` and ``[[routes]]`` default to the carrier simulator on its built-in profile
+taking every destination; a file with one carrier and no routes routes everything to it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import importlib.resources
 import ipaddress
@@ -34,16 +37,19 @@ from typing import Any, Literal, TypeVar, cast
 
 import attrs
 
-from smscd.smpp.constants import BindType
+from smscd.smpp.constants import BindType, CommandStatus
 
 __all__ = [
     "Account",
+    "CarrierConfig",
     "Config",
     "ConfigError",
     "DeliveryConfig",
     "HttpConfig",
     "ListenAddress",
     "LogConfig",
+    "RouteConfig",
+    "RoutingConfig",
     "SimulationConfig",
     "SmppConfig",
     "StoreConfig",
@@ -65,6 +71,7 @@ _T = TypeVar("_T")
 _LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "critical")
 _LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
 _STORE_BACKENDS = ("memory",)
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 # SMPP 3.4 §5.2.1/§5.2.2: system_id is a C-Octet String of 16 octets and password of 9,
 # both counting the terminating NUL.
 _MAX_SYSTEM_ID = 15
@@ -254,6 +261,85 @@ def _optional_path(value: object) -> Path | None:
     return Path(value) if value else None
 
 
+def _seed(value: object) -> int | None:
+    if value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _BadValueError('must be an integer >= 0, or "" for a random seed')
+    return value
+
+
+def _start_time(value: object) -> float | None:
+    if value == "":
+        return None
+    if not isinstance(value, str):
+        raise _BadValueError('must be an ISO 8601 time such as "2026-01-01T00:00:00Z", or ""')
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _BadValueError(
+            f'{value!r} is not an ISO 8601 time such as "2026-01-01T00:00:00Z"'
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _digits(what: str, *, allow_empty: bool) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+            if allow_empty and value == "":
+                return ""
+            raise _BadValueError(f"must be a string of digits ({what})")
+        return value
+
+    return parse
+
+
+def _virtual_numbers(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _BadValueError('must be a list of numbers, e.g. ["72000", "46700000000"]')
+    parse = _digits("a long number or short code, without +", allow_empty=False)
+    numbers = tuple(parse(item) for item in value)
+    if len(set(numbers)) != len(numbers):
+        raise _BadValueError("lists a number twice")
+    return numbers
+
+
+def _unroutable(value: object) -> int:
+    # An operator code accepts the message and ends it with that code (a receipt says why);
+    # an SMPP status name refuses the submit_sm itself.
+    if isinstance(value, str):
+        try:
+            return CommandStatus[value.upper()]
+        except KeyError:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        from smscd.status import STATUS_CODES  # noqa: PLC0415 - status imports nothing back
+
+        if value in STATUS_CODES:
+            return value
+    raise _BadValueError(
+        "must be an operator code 400..599 from the status table (e.g. 409) or an SMPP "
+        'command_status name (e.g. "ESME_RINVDSTADR")'
+    )
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise _BadValueError("must be a name of letters, digits, '-' and '_'")
+    return value
+
+
+def _type_name(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _BadValueError(
+            'must be "simulator", "instant", an entry point name of the smscd.carriers group '
+            'or a dotted import path "package.module:factory"'
+        )
+    return value.strip()
+
+
 def _c_octet_string(what: str, maximum: int, *, allow_empty: bool) -> Callable[[object], str]:
     def parse(value: object) -> str:
         if not isinstance(value, str):
@@ -368,9 +454,68 @@ class StoreConfig:
 
 @attrs.frozen(kw_only=True)
 class SimulationConfig:
-    """``[simulation]``: the simulation clock."""
+    """``[simulation]``: the simulation clock and the carrier simulator's randomness.
+
+    Attributes:
+        rate: simulated seconds per real second (``--time-scale``); 0 starts paused.
+        seed: the seed of every random draw (``--seed``); None draws one and logs it.
+        start: the simulation time at start-up (epoch seconds); None for the wall clock.
+        scenario: a scenario file to play from start-up (``--scenario``).
+    """
 
     rate: float = 1.0
+    seed: int | None = None
+    start: float | None = None
+    scenario: Path | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RoutingConfig:
+    """``[routing]``: what routing does beside the routes table.
+
+    Attributes:
+        country_code: digits put in front of national (TON 2) numbers before matching.
+        unroutable: for a destination no route matches, an operator code (4xx/5xx: the
+            message is accepted and ends with it, e.g. 409 InvalidRecipient) or a
+            ``CommandStatus`` (the submit_sm is refused with it).
+    """
+
+    country_code: str = ""
+    unroutable: int = 409
+
+
+@attrs.frozen(kw_only=True)
+class CarrierConfig:
+    """``[[carriers]]``: one carrier, by name, of a type; the table's other keys are its
+    options, checked by the carrier type (``smscd.carriers.registry``).
+
+    Attributes:
+        name: what routes refer to.
+        type: "simulator", "instant", an entry point of the ``smscd.carriers`` group, or a
+            dotted path ``package.module:factory``.
+        options: the other keys of the table, as written.
+        lines: the line of each option key, for errors found when the carrier is built.
+    """
+
+    name: str
+    type: str
+    options: Mapping[str, object] = attrs.field(factory=dict)
+    index: int = attrs.field(default=0, eq=False)
+    lines: Mapping[str, int | None] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class RouteConfig:
+    """``[[routes]]``: destinations starting with ``prefix`` go to ``carrier``; ``account``
+    limits the route to one system_id."""
+
+    prefix: str = ""
+    carrier: str
+    account: str | None = None
+
+
+_DEFAULT_CARRIERS = (CarrierConfig(name="simulator", type="simulator", options={"profile": ""}),)
+_DEFAULT_ROUTES = (RouteConfig(prefix="", carrier="simulator"),)
 
 
 _ALL_NETWORKS: tuple[IPNetwork, ...] = (
@@ -395,6 +540,7 @@ class Account:
         max_queued: messages accepted and not finished (not final, or final with its
             receipt not yet acknowledged) before ESME_RMSGQFUL.
         allowed_networks: client addresses that may bind.
+        virtual_numbers: long numbers and short codes this account receives MO messages on.
     """
 
     system_id: str
@@ -405,6 +551,7 @@ class Account:
     burst: float = attrs.field()
     max_queued: int = 10_000
     allowed_networks: tuple[IPNetwork, ...] = _ALL_NETWORKS
+    virtual_numbers: tuple[str, ...] = ()
 
     @burst.default
     def _burst_default(self) -> float:
@@ -438,7 +585,12 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     store: StoreConfig = StoreConfig()
     simulation: SimulationConfig = SimulationConfig()
+    routing: RoutingConfig = RoutingConfig()
     accounts: tuple[Account, ...] = ()
+    carriers: tuple[CarrierConfig, ...] = _DEFAULT_CARRIERS
+    routes: tuple[RouteConfig, ...] = _DEFAULT_ROUTES
+    # Where it was read from, for errors found after loading (e.g. building a carrier).
+    source: str = attrs.field(default="<config>", eq=False)
 
     def account(self, system_id: str) -> Account | None:
         """The account with this system_id, or None."""
@@ -451,6 +603,9 @@ class Config:
         http_listen: str | None = None,
         log_level: str | None = None,
         log_format: str | None = None,
+        time_scale: float | None = None,
+        seed: int | None = None,
+        scenario: str | None = None,
         source: str = "command line",
     ) -> Config:
         """Returns a copy with command-line values applied; None leaves a value alone.
@@ -478,7 +633,17 @@ class Config:
         if log_format is not None:
             fmt = cast(LogFormat, check("log.format", _choice(_LOG_FORMATS), log_format))
             log = attrs.evolve(log, format=fmt)
-        return attrs.evolve(self, smpp=smpp, http=http, log=log)
+        simulation = self.simulation
+        if time_scale is not None:
+            simulation = attrs.evolve(
+                simulation, rate=check("simulation.rate", _number(0.0), time_scale)
+            )
+        if seed is not None:
+            simulation = attrs.evolve(simulation, seed=check("simulation.seed", _seed, seed))
+        if scenario is not None:
+            path = check("simulation.scenario", _optional_path, scenario)
+            simulation = attrs.evolve(simulation, scenario=path)
+        return attrs.evolve(self, smpp=smpp, http=http, log=log, simulation=simulation)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,7 +686,17 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, _Parser]]] = {
             "max_finished": _integer(1),
         },
     ),
-    "simulation": (SimulationConfig, {"rate": _number(0.0)}),
+    "simulation": (
+        SimulationConfig,
+        {"rate": _number(0.0), "seed": _seed, "start": _start_time, "scenario": _optional_path},
+    ),
+    "routing": (
+        RoutingConfig,
+        {
+            "country_code": _digits("the country calling code", allow_empty=True),
+            "unroutable": _unroutable,
+        },
+    ),
 }
 
 _ACCOUNT_KEYS: dict[str, _Parser] = {
@@ -533,8 +708,17 @@ _ACCOUNT_KEYS: dict[str, _Parser] = {
     "burst": _number(1.0),
     "max_queued": _integer(1),
     "allowed_networks": _networks,
+    "virtual_numbers": _virtual_numbers,
 }
 _ACCOUNT_REQUIRED = ("system_id", "password")
+
+_CARRIER_KEYS: dict[str, _Parser] = {"name": _name, "type": _type_name}
+_ROUTE_KEYS: dict[str, _Parser] = {
+    "prefix": _digits("an E.164 prefix without +; empty for every destination", allow_empty=True),
+    "carrier": _name,
+    "account": _c_octet_string("system_id", _MAX_SYSTEM_ID, allow_empty=True),
+}
+_ARRAYS = ("accounts", "carriers", "routes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,8 +811,8 @@ class _Loader:
         except tomllib.TOMLDecodeError as exc:
             raise _syntax_error(exc, self.source) from None
         for key in data:
-            if key not in _SECTIONS and key != "accounts":
-                known = ", ".join([*_SECTIONS, "accounts"])
+            if key not in _SECTIONS and key not in _ARRAYS:
+                known = ", ".join([*_SECTIONS, *_ARRAYS])
                 raise self.error((key,), f"unknown table (known tables: {known})")
         sections: dict[str, object] = {}
         for name, (cls, parsers) in _SECTIONS.items():
@@ -636,7 +820,18 @@ class _Loader:
                 values = self.fields(self.table(data[name], (name,)), (name,), parsers)
                 sections[name] = cls(**values)
         sections["accounts"] = self.accounts(data.get("accounts"))
-        config = Config(**cast(dict[str, Any], sections))
+        if "carriers" in data:
+            sections["carriers"] = self.carriers(data["carriers"])
+        if "routes" in data:
+            sections["routes"] = self.routes(data["routes"])
+        elif "carriers" in data:
+            carriers = cast(tuple[CarrierConfig, ...], sections["carriers"])
+            if len(carriers) > 1:
+                raise self.error(
+                    ("routes",), "is required when more than one carrier is configured"
+                )
+            sections["routes"] = (RouteConfig(prefix="", carrier=carriers[0].name),)
+        config = Config(source=self.source, **cast(dict[str, Any], sections))
         self.check(config)
         return config
 
@@ -665,8 +860,72 @@ class _Loader:
             accounts.append(account)
         return tuple(accounts)
 
+    def array(self, value: object, name: str) -> list[tuple[_Path, dict[str, object]]]:
+        if not isinstance(value, list) or not value:
+            raise self.error((name,), f"must be a non-empty array of tables: [[{name}]]")
+        return [
+            ((name, index), self.table(item, (name, index))) for index, item in enumerate(value)
+        ]
+
+    def carriers(self, value: object) -> tuple[CarrierConfig, ...]:
+        carriers: list[CarrierConfig] = []
+        seen: set[str] = set()
+        for path, table in self.array(value, "carriers"):
+            known = {key: table[key] for key in _CARRIER_KEYS if key in table}
+            values = self.fields(known, path, _CARRIER_KEYS)
+            for key in _CARRIER_KEYS:
+                if key not in values:
+                    raise self.error((*path, key), "is required")
+            name = cast(str, values["name"])
+            if name in seen:
+                raise self.error((*path, "name"), f"carrier {name!r} is defined twice")
+            seen.add(name)
+            options = {key: item for key, item in table.items() if key not in _CARRIER_KEYS}
+            carriers.append(
+                CarrierConfig(
+                    name=name,
+                    type=cast(str, values["type"]),
+                    options=options,
+                    index=cast(int, path[1]),
+                    lines={key: self.error((*path, key), "").line for key in table},
+                )
+            )
+        return tuple(carriers)
+
+    def routes(self, value: object) -> tuple[RouteConfig, ...]:
+        routes: list[RouteConfig] = []
+        for path, table in self.array(value, "routes"):
+            values = self.fields(table, path, _ROUTE_KEYS)
+            if "carrier" not in values:
+                raise self.error((*path, "carrier"), "is required")
+            if values.get("account") == "":
+                values["account"] = None  # "" is every account, as when the key is absent
+            routes.append(RouteConfig(**cast(dict[str, Any], values)))
+        return tuple(routes)
+
     def check(self, config: Config) -> None:
         """Checks that involve more than one key."""
+        carriers = {carrier.name for carrier in config.carriers}
+        accounts = {account.system_id for account in config.accounts}
+        for index, route in enumerate(config.routes):
+            if route.carrier not in carriers:
+                raise self.error(
+                    ("routes", index, "carrier"),
+                    f"no carrier named {route.carrier!r} (carriers: {', '.join(sorted(carriers))})",
+                )
+            if route.account is not None and route.account not in accounts:
+                raise self.error(
+                    ("routes", index, "account"), f"no account with system_id {route.account!r}"
+                )
+        owners: dict[str, str] = {}
+        for index, account in enumerate(config.accounts):
+            for number in account.virtual_numbers:
+                if number in owners:
+                    raise self.error(
+                        ("accounts", index, "virtual_numbers"),
+                        f"{number} already belongs to {owners[number]!r}",
+                    )
+                owners[number] = account.system_id
         smpp = config.smpp
         if smpp.tls_listen is not None:
             for key in ("tls_cert", "tls_key"):
@@ -721,10 +980,15 @@ def walk_keys() -> Iterator[str]:
 
     For documentation and for the test that keeps ``conf/smscd.toml`` complete.
     """
+    arrays: dict[str, type[Any]] = {
+        "accounts": Account,
+        "carriers": CarrierConfig,
+        "routes": RouteConfig,
+    }
     for field in attrs.fields(Config):
-        if field.name == "accounts":
-            section: type[Any] = Account
-        else:
-            section = type(field.default)
+        if field.name == "source":
+            continue
+        section: type[Any] = arrays.get(field.name) or type(field.default)
         for key in attrs.fields(section):
-            yield f"{field.name}.{key.name}"
+            if key.eq and key.name != "options":
+                yield f"{field.name}.{key.name}"

@@ -1,7 +1,8 @@
 """The composition root: builds everything from a Config and owns the nursery tree.
 
     root nursery
-    ├── carrier.run            status transitions → router
+    ├── carrier.run            one per carrier: status transitions → router
+    ├── scenario               the --scenario timeline, on the simulation clock
     ├── outboxes.run           receipts refused or timed out → back in their outbox later
     ├── housekeeping           incomplete concatenations time out
     ├── http (hypercorn/trio)  /api/v1
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import signal
 import ssl
 import time
@@ -30,13 +32,18 @@ from hypercorn.trio import serve as serve_http
 
 from smscd.accounts import Accounts
 from smscd.api.app import ApiState, create_app
-from smscd.carriers.instant import InstantCarrier
-from smscd.clock import SimClock
+from smscd.carriers.base import Carrier
+from smscd.carriers.registry import build_carriers
+from smscd.carriers.scenario import Scenario, load_scenario
+from smscd.carriers.simulated import SimulatedCarrier
 from smscd.config import Config
 from smscd.logs import lifecycle_logger
 from smscd.message import MessageIdGenerator
 from smscd.outbox import Outboxes
 from smscd.router import Router
+from smscd.routing import Route, RouteTable
+from smscd.scenario_player import play_scenario
+from smscd.simtime import SimulationTime
 from smscd.smpp.session import SessionConfig
 from smscd.sms.reassembly import Reassembler
 from smscd.store.memory import MemoryStore
@@ -73,26 +80,52 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 class Daemon:
+    """The running SMSC.
+
+    Raises:
+        ConfigError: a carrier, profile or scenario named by the config cannot be loaded.
+    """
+
     def __init__(self, config: Config) -> None:
         self.config = config
         real_now = trio.current_time()
-        # The run's clock itself: sim_now runs twice per message, and trio.current_time
-        # reaches the same clock through two more Python calls.
-        self._current_time = trio.lowlevel.current_clock().current_time
-        self.clock = SimClock(real_now, time.time(), config.simulation.rate)
+        simulation = config.simulation
+        self.seed = (
+            simulation.seed
+            if simulation.seed is not None
+            else random.SystemRandom().getrandbits(32)
+        )
+        start = simulation.start if simulation.start is not None else time.time()
+        self.time = SimulationTime(start, simulation.rate)
+        self.sim_now = self.time.now
+        self.scenario: Scenario | None = None
+        if simulation.scenario is not None:
+            self.scenario = load_scenario(simulation.scenario)
         smpp = config.smpp
         self.store = MemoryStore(config.store.retention, config.store.max_finished)
-        self.carrier = InstantCarrier(config.delivery.delay)
+        self.carriers: dict[str, Carrier] = build_carriers(config, self.time, self.seed)
         self.outboxes = Outboxes(config.delivery.receipt_retry)
         self.accounts = Accounts(config.accounts, real_now)
+        routing = config.routing
         self.router = Router(
             store=self.store,
-            carrier=self.carrier,
+            carriers=self.carriers,
             accounts=self.accounts,
             outboxes=self.outboxes,
             ids=MessageIdGenerator(time.time_ns() // 1000),
             sim_now=self.sim_now,
             reassembler=Reassembler(config.text.concat_timeout),
+            routes=RouteTable(
+                [Route(r.prefix, r.carrier, r.account) for r in config.routes],
+                routing.country_code,
+            ),
+            unroutable=routing.unroutable,
+            virtual_numbers={
+                number: account.system_id
+                for account in config.accounts
+                for number in account.virtual_numbers
+            },
+            country_code=routing.country_code,
             gsm_default_is_latin1=config.text.gsm_default_is_latin1,
         )
         self.context = ServerContext(
@@ -117,8 +150,8 @@ class Daemon:
         self._listen_scope = trio.CancelScope()
         self._http_stop = trio.Event()
 
-    def sim_now(self) -> float:
-        return self.clock.now(self._current_time())
+    def simulated_carriers(self) -> list[SimulatedCarrier]:
+        return [c for c in self.carriers.values() if isinstance(c, SimulatedCarrier)]
 
     async def run(
         self,
@@ -130,8 +163,11 @@ class Daemon:
         if stop is None:
             stop = trio.Event()
         async with trio.open_nursery() as root:
-            await root.start(partial(self.carrier.run, self.router))
+            for carrier in self.carriers.values():
+                await root.start(partial(carrier.run, self.router))
             await root.start(self.outboxes.run)
+            if self.scenario is not None:
+                root.start_soon(self._play_scenario, self.scenario)
             root.start_soon(self._housekeeping)
             if handle_signals:
                 root.start_soon(self._signals, stop)
@@ -148,6 +184,9 @@ class Daemon:
                     smpp_tls=_fmt(addresses.smpp_tls),
                     http=_fmt(addresses.http),
                     accounts=[account.system_id for account in self.config.accounts],
+                    carriers=list(self.carriers),
+                    seed=self.seed,
+                    simulation_rate=self.time.rate,
                 )
                 await stop.wait()
                 lifecycle.info("shutdown_started", sessions=len(self.context.connections))
@@ -204,6 +243,8 @@ class Daemon:
                 started_at=self.started_at,
                 wall_clock=time.time,
                 sim_now=self.sim_now,
+                time=self.time,
+                carriers=self.simulated_carriers(),
             )
         )
         async with trio.open_nursery() as nursery:
@@ -211,6 +252,9 @@ class Daemon:
                 partial(serve_http, cast(Any, app), settings, shutdown_trigger=self._http_stop.wait)
             )
             task_status.started(_parse_bind(bound[0]))
+
+    async def _play_scenario(self, scenario: Scenario) -> None:
+        await play_scenario(scenario, self.time, self.simulated_carriers(), self.router)
 
     async def _housekeeping(self) -> None:
         gc.set_threshold(*GC_THRESHOLDS)

@@ -102,6 +102,7 @@ class Message:
         done_time: when the message became final, or None while it is not.
         concat: this message's place in a concatenated message, or None for a single one.
         concat_text: the whole concatenated message's text, once every part has arrived.
+        carrier: the name of the carrier it was routed to; None when no route took it.
     """
 
     message_id: str
@@ -125,6 +126,7 @@ class Message:
     done_time: float | None = None
     concat: ConcatPart | None = None
     concat_text: str | None = None
+    carrier: str | None = None
 
     def __attrs_post_init__(self) -> None:
         # Validate the starting status now rather than at the first query_sm.

@@ -8,7 +8,8 @@ is bound drains.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Mapping
 
 import attrs
 import structlog
@@ -16,8 +17,11 @@ import structlog
 from smscd.accounts import Accounts, AccountState
 from smscd.carriers.base import Carrier
 from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
+from smscd.mo import MoError, MoMessage, build_mo_parts, check_handset_number, check_virtual_number
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
+from smscd.routing import Route, RouteTable, normalise
+from smscd.smpp import timefmt
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
 from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.smpp.pdus import (
@@ -63,20 +67,45 @@ class QueryResult:
 
 
 class Router:
+    """Accepts messages, routes them to carriers, turns their status into receipts.
+
+    Args:
+        carriers: the carriers by name.
+        routes: which carrier takes which destination; None sends everything to the only
+            carrier.
+        unroutable: for a destination no route takes, an operator code to end the accepted
+            message with (e.g. 409), or a ``CommandStatus`` to refuse the submit with.
+        virtual_numbers: number -> system_id of the account that receives MO messages on it.
+        country_code: for normalising national numbers (see ``smscd.routing``).
+    """
+
     def __init__(
         self,
         *,
         store: Store,
-        carrier: Carrier,
+        carriers: Mapping[str, Carrier],
         accounts: Accounts,
         outboxes: Outboxes,
         ids: MessageIdGenerator,
         sim_now: Callable[[], float],
         reassembler: Reassembler,
+        routes: RouteTable | None = None,
+        unroutable: int = int(Code.INVALID_RECIPIENT),
+        virtual_numbers: Mapping[str, str] | None = None,
+        country_code: str = "",
         gsm_default_is_latin1: bool = False,
     ) -> None:
+        if routes is None:
+            if len(carriers) != 1:
+                raise ValueError("routes are required with more than one carrier")
+            routes = RouteTable([Route("", next(iter(carriers)))])
         self.store = store
-        self.carrier = carrier
+        self.carriers = dict(carriers)
+        self.routes = routes
+        self._unroutable = unroutable
+        self._virtual_numbers = dict(virtual_numbers or {})
+        self._country_code = country_code
+        self._mo_references = itertools.count()
         self.accounts = accounts
         self.outboxes = outboxes
         self._ids = ids
@@ -157,6 +186,17 @@ class Router:
     ) -> Accepted:
         if not dest_addr:
             return Accepted(CommandStatus.ESME_RINVDSTADR)
+        system_id = account.policy.system_id
+        carrier_name = self.routes.lookup(system_id, dest_addr, dest_ton)
+        if carrier_name is None and isinstance(self._unroutable, CommandStatus):
+            return Accepted(self._unroutable)
+        sim_now = self._sim_now()
+        validity = scheduled = None
+        if not isinstance(pdu, DataSm) and (pdu.validity_period or pdu.schedule_delivery_time):
+            times = _message_times(pdu.validity_period, pdu.schedule_delivery_time, sim_now)
+            if isinstance(times, int):
+                return Accepted(times)
+            validity, scheduled = times
         tlvs = pdu.tlvs
         payload = pdu.short_message if not isinstance(pdu, DataSm) else b""
         if tlvs.message_payload is not None:
@@ -189,10 +229,9 @@ class Router:
             # halves are only valid together, so keep them as they are in this part.
             text = payload[: len(payload) & ~1].decode("utf-16-be", "surrogatepass")
 
-        sim_now = self._sim_now()
         message = Message(
             message_id=self._ids.next(),
-            system_id=account.policy.system_id,
+            system_id=system_id,
             source=_new_address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
             destination=_new_address(dest_ton, dest_npi, dest_addr),
             data_coding=pdu.data_coding,
@@ -204,15 +243,86 @@ class Router:
             text=text,
             parts=concat.total if concat else 1,
             submit_time=sim_now,
+            validity_deadline=validity,
+            scheduled_time=scheduled,
             concat=concat,
+            carrier=carrier_name,
         )
         self.store.add(message)
         account.queued += 1
         if concat is not None:
             self._reassemble(message, concat, sim_now)
         self._advance(message, Code.QUEUED, sim_now)
-        self.carrier.submit(message)
+        if self._virtual_numbers:
+            owner = self._loopback_owner(dest_addr, dest_ton)
+            if owner is not None:
+                self._loopback(message, owner, sim_now)
+                return _accepted(CommandStatus.ESME_ROK, message.message_id)
+        if carrier_name is None:
+            self._advance(message, self._unroutable, sim_now)
+        else:
+            self.carriers[carrier_name].submit(message)
         return _accepted(CommandStatus.ESME_ROK, message.message_id)
+
+    # ---------------------------------------------------------------- mobile-originated
+
+    def _loopback_owner(self, dest_addr: str, dest_ton: int) -> str | None:
+        digits = normalise(dest_addr, dest_ton, self._country_code)
+        return None if digits is None else self._virtual_numbers.get(digits)
+
+    def _loopback(self, message: Message, owner: str, sim_now: float) -> None:
+        """A submit to another account's virtual number: that account receives it as MO."""
+        text = message.text
+        if text is None:
+            self._advance(message, Code.INVALID_CONTENT, sim_now)  # binary cannot be an MO text
+            return
+        self.inject_mo(message.source.addr, message.destination.addr, text, loopback=True)
+        self._advance(message, Code.SENDING, sim_now)
+        self._advance(message, Code.DELIVERED_TO_HANDSET, sim_now)
+
+    def inject_mo(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        data_coding: int | None = None,
+        *,
+        loopback: bool = False,
+    ) -> MoMessage:
+        """A handset sends `text` to a virtual number: queue it for the owning account.
+
+        It waits in the account's outbox until a receiver or transceiver binds, like a receipt.
+
+        Raises:
+            MoError: an alphanumeric or unknown destination, a bad source, or text that does
+                not fit `data_coding`.
+        """
+        number = check_virtual_number(destination)
+        owner = self._virtual_numbers.get(number)
+        if owner is None:
+            raise MoError(f"to: no account owns the virtual number {number}", not_found=True)
+        # A loopback sender is an ESME's source address, which may be a text sender ID.
+        sender = source if loopback else check_handset_number(source)
+        parts = build_mo_parts(
+            sender,
+            number,
+            text,
+            data_coding=data_coding,
+            reference=next(self._mo_references) & 0xFF,
+        )
+        mo_id = self._ids.next()
+        for part in parts:
+            self.outboxes.put(OutboxItem(owner, part, mo_id))
+        log.info(
+            "mo_queued",
+            mo_id=mo_id,
+            system_id=owner,
+            source=sender,
+            destination=number,
+            parts=len(parts),
+            loopback=loopback,
+        )
+        return MoMessage(mo_id, owner, parts)
 
     def _reassemble(self, message: Message, concat: ConcatPart, sim_now: float) -> None:
         """Collect a part; when its set is complete, give every part the whole text."""
@@ -255,12 +365,14 @@ class Router:
 
     # ---------------------------------------------------------------- status path
 
-    def on_status(self, message_id: str, *codes: int) -> None:
-        """A carrier reports that a message reached operator status `codes`, in order, now."""
+    def on_status(self, message_id: str, *codes: int, at: float | None = None) -> None:
+        """A carrier reports that a message reached operator status `codes`, in order, at
+        simulation time `at` (None: now)."""
         message = self.store.get(message_id)
         if message is None:
             return
-        at = self._sim_now()
+        if at is None:
+            at = self._sim_now()
         for code in codes:
             if message.done_time is not None:
                 return
@@ -325,7 +437,11 @@ class Router:
                 and m.source.addr == pdu.source_addr
                 and m.destination.addr == pdu.destination_addr
             ]
-        canceled = [m for m in targets if self.carrier.cancel(m.message_id)]
+        canceled = [
+            m
+            for m in targets
+            if m.carrier is not None and self.carriers[m.carrier].cancel(m.message_id)
+        ]
         if not canceled:
             return CommandStatus.ESME_RCANCELFAIL
         for message in canceled:
@@ -333,14 +449,22 @@ class Router:
         return CommandStatus.ESME_ROK
 
     def replace(self, system_id: str, pdu: ReplaceSm) -> int:
-        """replace_sm: new text (and receipt request) for a message still queued."""
+        """replace_sm: new text, receipt request, validity and schedule of a queued message."""
         message = self.find(system_id, pdu.message_id)
         if (
             message is None
+            or message.carrier is None
             or (pdu.source_addr and pdu.source_addr != message.source.addr)
-            or not self.carrier.is_pending(message.message_id)
+            or not self.carriers[message.carrier].is_pending(message.message_id)
         ):
             return CommandStatus.ESME_RREPLACEFAIL
+        validity, scheduled = message.validity_deadline, message.scheduled_time
+        if pdu.validity_period or pdu.schedule_delivery_time:
+            times = _message_times(pdu.validity_period, pdu.schedule_delivery_time, self._sim_now())
+            if isinstance(times, int):
+                return times
+            validity = times[0] if pdu.validity_period else validity
+            scheduled = times[1] if pdu.schedule_delivery_time else scheduled
         try:
             text = decode_text(
                 pdu.short_message, message.data_coding, gsm_default_is_latin1=self._latin1
@@ -350,8 +474,33 @@ class Router:
         message.payload = pdu.short_message
         message.text = text
         message.registered_delivery = pdu.registered_delivery
+        message.validity_deadline = validity
+        message.scheduled_time = scheduled
+        self.carriers[message.carrier].replace(message)
         self.store.update(message, self._sim_now())
         return CommandStatus.ESME_ROK
+
+
+def _message_times(
+    validity_period: str, schedule: str, now: float
+) -> tuple[float | None, float | None] | int:
+    """validity_period and schedule_delivery_time as absolute simulation times (None where
+    empty), or the status to refuse them with: ESME_RINVEXPIRY for a malformed validity
+    period or one already past (or not after the scheduled time), ESME_RINVSCHED for a
+    malformed schedule. A schedule in the past means at once."""
+    try:
+        scheduled = timefmt.parse(schedule, now)
+    except timefmt.TimeFormatError:
+        return CommandStatus.ESME_RINVSCHED
+    try:
+        validity = timefmt.parse(validity_period, now)
+    except timefmt.TimeFormatError:
+        return CommandStatus.ESME_RINVEXPIRY
+    if validity is not None and (
+        validity <= now or (scheduled is not None and validity <= scheduled)
+    ):
+        return CommandStatus.ESME_RINVEXPIRY
+    return validity, scheduled
 
 
 def _wants_final_receipt(registered_delivery: int, code: int) -> bool:

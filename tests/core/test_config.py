@@ -22,7 +22,7 @@ from smscd.config import (
     parse_listen_address,
     walk_keys,
 )
-from smscd.smpp.constants import BindType
+from smscd.smpp.constants import BindType, CommandStatus
 
 REPO = Path(__file__).resolve().parents[2]
 ANNOTATED = REPO / "conf" / "smscd.toml"
@@ -76,7 +76,8 @@ def test_annotated_file_equals_embedded_default() -> None:
 def test_code_defaults_equal_embedded_default() -> None:
     # A file with only the account takes every other value from the code; default.toml must
     # say the same, or "the default" would mean two things.
-    assert parse_config(ACCOUNT) == load_config(None)
+    # The account's virtual numbers are its own data, not a default.
+    assert parse_config(ACCOUNT + 'virtual_numbers = ["72000"]\n') == load_config(None)
 
 
 @pytest.mark.parametrize("path", [ANNOTATED, None], ids=["annotated", "default"])
@@ -86,7 +87,8 @@ def test_every_config_key_is_written_out(path: Path | None) -> None:
     missing = []
     for dotted in walk_keys():
         section, key = dotted.split(".")
-        table = data[section][0] if section == "accounts" else data.get(section, {})
+        arrays = ("accounts", "carriers", "routes")
+        table = data[section][0] if section in arrays else data.get(section, {})
         if key not in table:
             missing.append(dotted)
     assert missing == []
@@ -95,7 +97,8 @@ def test_every_config_key_is_written_out(path: Path | None) -> None:
 def test_walk_keys_covers_the_tree() -> None:
     keys = list(walk_keys())
     assert len(keys) == len(set(keys))
-    assert {k.split(".")[0] for k in keys} == {f.name for f in attrs.fields(Config)}
+    # Every table; `source` records where the config was read from and is not a key.
+    assert {k.split(".")[0] for k in keys} == {f.name for f in attrs.fields(Config)} - {"source"}
     assert "accounts.allowed_networks" in keys
     assert "smpp.max_connections" in keys
 
@@ -373,3 +376,101 @@ def test_load_config_reports_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value) == f"{path}:4: accounts[0].max_binds: must be a positive integer"
+
+
+# --- carriers, routes, routing, simulation ---------------------------------------------------
+
+
+def test_default_carrier_is_the_simulator_on_every_route() -> None:
+    config = load_config(None)
+    [carrier] = config.carriers
+    assert (carrier.name, carrier.type, dict(carrier.options)) == (
+        "simulator",
+        "simulator",
+        {"profile": ""},
+    )
+    [route] = config.routes
+    assert (route.prefix, route.carrier, route.account) == ("", "simulator", None)
+    assert config.routing.unroutable == 409
+    assert config.simulation.seed is None
+    assert config.accounts[0].virtual_numbers == ("72000",)
+
+
+def test_one_carrier_without_routes_takes_everything() -> None:
+    config = parse_config(ACCOUNT + '[[carriers]]\nname = "fast"\ntype = "instant"\ndelay = 0\n')
+    assert [(r.prefix, r.carrier) for r in config.routes] == [("", "fast")]
+    assert config.carriers[0].options == {"delay": 0}
+
+
+def test_unroutable_takes_an_smpp_status_name() -> None:
+    config = parse_config(ACCOUNT + '[routing]\nunroutable = "esme_rinvdstadr"\n')
+    assert config.routing.unroutable == CommandStatus.ESME_RINVDSTADR
+    assert isinstance(config.routing.unroutable, CommandStatus)
+
+
+def test_simulation_start_and_seed() -> None:
+    config = parse_config(
+        ACCOUNT + '[simulation]\nseed = 42\nstart = "2027-01-15T08:00:00Z"\nrate = 0\n'
+    )
+    assert config.simulation.seed == 42
+    assert config.simulation.start == 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "words"),
+    [
+        (
+            '[[carriers]]\nname = "a"\ntype = "instant"\n[[carriers]]\nname = "b"\n'
+            'type = "instant"\n',
+            "routes",
+            None,
+            "more than one carrier",
+        ),
+        ('[[carriers]]\nname = "a"\n', "carriers[0].type", 1, "is required"),
+        (
+            '[[carriers]]\nname = "a"\ntype = "instant"\n[[carriers]]\nname = "a"\n'
+            'type = "instant"\n',
+            "carriers[1].name",
+            5,
+            "defined twice",
+        ),
+        ('[[routes]]\nprefix = "46"\ncarrier = "nope"\n', "routes[0].carrier", 3, "no carrier"),
+        ('[[routes]]\nprefix = "+46"\ncarrier = "simulator"\n', "routes[0].prefix", 2, "digits"),
+        (
+            '[[routes]]\ncarrier = "simulator"\naccount = "ghost"\n',
+            "routes[0].account",
+            3,
+            "no account",
+        ),
+        ("[routing]\nunroutable = 201\n", "routing.unroutable", 2, "400..599"),
+        ('[routing]\nunroutable = "ESME_NOPE"\n', "routing.unroutable", 2, "command_status"),
+        ("[simulation]\nseed = -1\n", "simulation.seed", 2, "integer >= 0"),
+        ('[simulation]\nstart = "yesterday"\n', "simulation.start", 2, "ISO 8601"),
+    ],
+)
+def test_carrier_and_route_errors(text: str, key: str, line: int | None, words: str) -> None:
+    exc = error(ACCOUNT + text)
+    assert exc.key == key
+    assert exc.line == (None if line is None else line + 3)
+    assert words in exc.reason
+
+
+def test_virtual_numbers_belong_to_one_account() -> None:
+    text = (
+        ACCOUNT
+        + 'virtual_numbers = ["72000"]\n[[accounts]]\nsystem_id = "b"\npassword = "p"\n'
+        + 'virtual_numbers = ["72000"]\n'
+    )
+    exc = error(text)
+    assert (exc.key, exc.line) == ("accounts[1].virtual_numbers", 8)
+    assert "already belongs to 'smppclient1'" in exc.reason
+    assert "digits" in error(ACCOUNT + 'virtual_numbers = ["+4670"]\n').reason
+
+
+def test_command_line_simulation_overrides() -> None:
+    config = load_config(None).with_overrides(time_scale=60, seed=7, scenario="x.toml")
+    assert (config.simulation.rate, config.simulation.seed) == (60.0, 7)
+    assert config.simulation.scenario == Path("x.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(None).with_overrides(time_scale=-1)
+    assert info.value.key == "simulation.rate"

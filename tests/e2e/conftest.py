@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+import smpplib.client
 
 
 @attrs.define
@@ -89,9 +91,24 @@ def start_daemon(*extra: str, config: Path | None = None, timeout: float = 20.0)
     )
 
 
+class SmpplibEsme:
+    """An smpplib client connected to the daemon that records what it sends and receives."""
+
+    def __init__(self, daemon: RunningDaemon) -> None:
+        host, port = daemon.smpp
+        self.client = smpplib.client.Client(host, port, timeout=10, allow_unknown_opt_params=True)
+        self.sent: list[Any] = []
+        self.received: list[Any] = []
+        # smpplib calls handlers with pdu= as a keyword, which list.append refuses.
+        self.client.set_message_sent_handler(lambda pdu: self.sent.append(pdu))  # noqa: PLW0108
+        self.client.set_message_received_handler(lambda pdu: self.received.append(pdu))  # noqa: PLW0108
+        self.client.connect()
+
+
 @pytest.fixture
 def daemon() -> Iterator[RunningDaemon]:
-    running = start_daemon("--log-level", "info")
+    # The carrier simulator's latencies (about 2.5 s to a handset) at 20 times real speed.
+    running = start_daemon("--log-level", "info", "--time-scale", "20")
     try:
         yield running
     finally:

@@ -24,6 +24,7 @@ class RecordingCarrier:
 
     def __init__(self) -> None:
         self.queued: dict[str, Message] = {}
+        self.replaced: list[str] = []
 
     def submit(self, message: Message) -> None:
         self.queued[message.message_id] = message
@@ -33,6 +34,10 @@ class RecordingCarrier:
 
     def is_pending(self, message_id: str) -> bool:
         return message_id in self.queued
+
+    def replace(self, message: Message) -> bool:
+        self.replaced.append(message.message_id)
+        return message.message_id in self.queued
 
     async def run(self, sink: object, *, task_status: object = None) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -48,7 +53,7 @@ def router(carrier: RecordingCarrier) -> Router:
     clock = iter(float(t) for t in range(1_700_000_000, 1_800_000_000))
     return Router(
         store=MemoryStore(3600, 1000),
-        carrier=carrier,
+        carriers={"test": carrier},
         accounts=Accounts([Account(system_id="acme", password="pw", max_queued=3)], now=0.0),
         outboxes=Outboxes(retry_delay=1.0),
         ids=MessageIdGenerator(1000),
@@ -266,7 +271,7 @@ def test_incomplete_concatenation_times_out(carrier: RecordingCarrier) -> None:
     now = [1_700_000_000.0]
     router = Router(
         store=MemoryStore(3600, 1000),
-        carrier=carrier,
+        carriers={"test": carrier},
         accounts=Accounts([Account(system_id="acme", password="pw")], now=0.0),
         outboxes=Outboxes(retry_delay=1.0),
         ids=MessageIdGenerator(1),

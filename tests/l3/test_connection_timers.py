@@ -44,6 +44,9 @@ receipt_retry = "15s"
 [[accounts]]
 system_id = "acme"
 password = "secret"
+[[carriers]]
+name = "instant"
+type = "instant"
 """
 
 
@@ -97,7 +100,7 @@ async def connected(text: str = CONFIG) -> AsyncIterator[tuple[Daemon, Peer, tri
     )
     peer = Peer(client_end, peer_session)
     async with trio.open_nursery() as nursery:
-        await nursery.start(partial(daemon.carrier.run, daemon.router))
+        await nursery.start(partial(daemon.carriers["instant"].run, daemon.router))
         await nursery.start(daemon.outboxes.run)
         nursery.start_soon(connection.run)
         yield daemon, peer, nursery

@@ -14,13 +14,18 @@ import pytest
 import trio
 import trustme
 
+from smscd.carriers.base import StatusSink
+from smscd.carriers.registry import CarrierEnvironment
 from smscd.client import Esme, EsmeError
-from smscd.config import Config, parse_config
+from smscd.config import CarrierConfig, Config, ConfigError, parse_config
 from smscd.daemon import BoundAddresses, Daemon
+from smscd.message import Message
+from smscd.router import Router
 from smscd.smpp.codec import PduReader, decode, encode
 from smscd.smpp.constants import BindType, CommandStatus
 from smscd.smpp.pdus import BindReceiver, DeliverSm, EnquireLink, QuerySm, SubmitSm, SubmitSmResp
 from smscd.smpp.session import SessionConfig
+from smscd.status import Code
 
 ACCOUNT = """
 [[accounts]]
@@ -34,6 +39,7 @@ def make_config(smpp: str = "", delay: str = "10ms", account: str = "") -> Confi
         f'[smpp]\nlisten = "127.0.0.1:0"\n{smpp}'
         '[http]\nlisten = ""\n'
         f'[delivery]\ndelay = "{delay}"\nreceipt_retry = "200ms"\n'
+        '[[carriers]]\nname = "instant"\ntype = "instant"\n'
         f"{ACCOUNT}{account}"
     )
     return parse_config(text, "test.toml")
@@ -301,3 +307,94 @@ async def test_tls_below_1_2_is_refused(tls: tuple[trustme.CA, Config]) -> None:
         with pytest.raises(trio.BrokenResourceError), trio.fail_after(5):
             await stream.do_handshake()
         await trio.aclose_forcefully(stream)
+
+
+# --- a carrier plugged in from the test suite -----------------------------------------------
+
+
+class RefusingCarrier:
+    """A third-party carrier: every message fails at once with the code in its options."""
+
+    name = "refusing"
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.sink: object = None
+
+    def submit(self, message: Message) -> None:
+        assert isinstance(self.sink, Router)
+        self.sink.on_status(message.message_id, Code.SENDING, self.code)
+
+    def cancel(self, message_id: str) -> bool:
+        return False
+
+    def is_pending(self, message_id: str) -> bool:
+        return False
+
+    def replace(self, message: Message) -> bool:
+        return False
+
+    async def run(
+        self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        self.sink = sink
+        task_status.started()
+        await trio.sleep_forever()
+
+
+def refusing_factory(config: CarrierConfig, env: CarrierEnvironment) -> RefusingCarrier:
+    code = config.options.get("code", 515)
+    if not isinstance(code, int):
+        raise ValueError("code: must be an operator code")
+    return RefusingCarrier(code)
+
+
+async def build(config: Config) -> Daemon:
+    return Daemon(config)
+
+
+def plugin_config(options: str = "code = 514\n") -> Config:
+    text = (
+        '[smpp]\nlisten = "127.0.0.1:0"\n[http]\nlisten = ""\n'
+        f'[[carriers]]\nname = "own"\ntype = "{__name__}:refusing_factory"\n{options}'
+        '[[carriers]]\nname = "sim"\ntype = "simulator"\n'
+        '[[routes]]\nprefix = "44"\ncarrier = "own"\n'
+        '[[routes]]\nprefix = ""\ncarrier = "sim"\n'
+        f"{ACCOUNT}"
+    )
+    return parse_config(text, "plugin.toml")
+
+
+async def test_carrier_from_the_test_suite_by_dotted_path_takes_its_routes() -> None:
+    async with running(plugin_config()) as (daemon, addresses), esme(addresses.smpp) as client:
+        assert isinstance(daemon.carriers["own"], RefusingCarrier)
+        response = await client.request(
+            submit(destination_addr="447700900123", registered_delivery=1)
+        )
+        receipt = await next_receipt(client)
+        assert receipt.tlvs.receipted_message_id == response.message_id  # type: ignore[union-attr]
+        assert b"stat:UNDELIV err:514" in receipt.short_message
+        message = daemon.store.get(response.message_id)  # type: ignore[union-attr]
+        assert message is not None and message.carrier == "own"
+
+
+def test_plugin_option_error_names_the_key_and_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        trio.run(build, plugin_config('code = "loud"\n'))
+    assert (info.value.key, info.value.line) == ("carriers[0].code", 8)
+    assert "operator code" in info.value.reason
+
+
+def test_unknown_carrier_type_is_a_config_error() -> None:
+    config = parse_config(
+        f'[[carriers]]\nname = "x"\ntype = "no_such_carrier"\n{ACCOUNT}', "bad.toml"
+    )
+    with pytest.raises(ConfigError) as info:
+        trio.run(build, config)
+    assert (info.value.key, info.value.line, info.value.source) == (
+        "carriers[0].type",
+        3,
+        "bad.toml",
+    )
+    assert "unknown carrier type 'no_such_carrier'" in info.value.reason
+    assert "simulator" in info.value.reason

@@ -15,8 +15,12 @@ from smscd.message import Message
 
 
 class StatusSink(Protocol):
-    def on_status(self, message_id: str, *codes: int) -> None:
-        """Record that the message reached operator status `codes` (101 to 599), in order, now.
+    def on_status(self, message_id: str, *codes: int, at: float | None = None) -> None:
+        """Record that the message reached operator status `codes` (101 to 599), in order.
+
+        Args:
+            at: the simulation time they were reached; None for now. A carrier that works
+                through a clock jump reports each transition at its own time.
 
         Statuses after a final one are ignored: a message's end is what its receipt said.
         """
@@ -33,6 +37,9 @@ class Carrier(Protocol):
 
     def is_pending(self, message_id: str) -> bool:
         """Whether the message is still queued here and may be replaced or canceled."""
+
+    def replace(self, message: Message) -> bool:
+        """replace_sm changed a pending message (text, validity, schedule); True if pending."""
 
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -44,6 +44,10 @@ class InstantCarrier:
     def is_pending(self, message_id: str) -> bool:
         return message_id in self._pending
 
+    def replace(self, message: Message) -> bool:
+        # Nothing to change: the text is not looked at and the delay is fixed.
+        return message.message_id in self._pending
+
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:

@@ -541,6 +541,12 @@ class CarrierModel:
         """What the phone of ``number`` shows, oldest first."""
         return tuple(self._inboxes.get(number.removeprefix("+"), ()))
 
+    def pending_for(self, pattern: str) -> int:
+        """How many pending messages are addressed to a number or glob (a scan: for control
+        views, not per message)."""
+        match = _matches(pattern)
+        return sum(1 for record in self._pending.values() if match(record.destination))
+
     def __len__(self) -> int:
         """The number of pending messages."""
         return len(self._pending)

@@ -21,10 +21,10 @@ import importlib.resources
 import math
 import random
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -58,6 +58,7 @@ __all__ = [
 DEFAULT_PROFILE_RESOURCE = "default_profile.toml"
 
 DistributionKind = Literal["fixed", "uniform", "normal", "lognormal"]
+_T = TypeVar("_T")
 
 
 class HandsetState(enum.Enum):
@@ -271,19 +272,36 @@ def _handset_state(value: object) -> HandsetState:
     return HandsetState(value)
 
 
-class _ProfileLoader(_Loader):
-    def profile(self) -> Profile:
+class _DocumentLoader(_Loader):
+    """``smscd.config``'s loader for a TOML document of its own kind (a profile, a scenario)."""
+
+    def document(self, top_keys: tuple[str, ...]) -> dict[str, object]:
+        """The parsed TOML, once every top-level key is known."""
         try:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise _syntax_error(exc, self.source) from None
+        for key in data:
+            if key not in top_keys:
+                raise self.error((key,), f"unknown key (known keys: {', '.join(top_keys)})")
+        return data
+
+
+def _load_document(path: Path, parse: Callable[[str, str], _T]) -> _T:
+    """Reads ``path`` and parses it with ``parse(text, source)``; an unreadable file is a
+    ``ConfigError`` with key ""."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", None, f"cannot read: {exc}", str(path)) from None
+    return parse(text, str(path))
+
+
+class _ProfileLoader(_DocumentLoader):
+    def profile(self) -> Profile:
+        data = self.document(_TOP_KEYS)
         simple: dict[str, _Parser] = {"name": _string, "prefixes": _prefixes}
-        values: dict[str, object] = {}
-        for key, value in data.items():
-            if key not in _TOP_KEYS:
-                raise self.error((key,), f"unknown key (known keys: {', '.join(_TOP_KEYS)})")
-            if key in simple:
-                values.update(self.fields({key: value}, (), simple))
+        values = self.fields({k: v for k, v in data.items() if k in simple}, (), simple)
         values.update(self.sections(data))
         profile = Profile(**values)  # type: ignore[arg-type]
         if profile.default_validity > profile.max_validity:
@@ -395,11 +413,7 @@ def load_profile(path: Path) -> Profile:
     Raises:
         ConfigError: when the file cannot be read (key "") or is invalid.
     """
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("", None, f"cannot read: {exc}", str(path)) from None
-    return parse_profile(text, str(path))
+    return _load_document(path, parse_profile)
 
 
 def default_profile_text() -> str:
