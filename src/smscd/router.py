@@ -45,6 +45,7 @@ log = structlog.get_logger("smscd.router")
 _new_address: Callable[[int, int, str], Address] = positional_factory(Address)
 
 SmsRequest = SubmitSm | DataSm
+_MAX_SHARED_SOURCES = 10_000
 
 
 @fast_frozen
@@ -106,6 +107,7 @@ class Router:
         self._virtual_numbers = dict(virtual_numbers or {})
         self._country_code = country_code
         self._mo_references = itertools.count()
+        self._sources: dict[tuple[int, int, str], Address] = {}
         self.accounts = accounts
         self.outboxes = outboxes
         self._ids = ids
@@ -232,7 +234,7 @@ class Router:
         message = Message(
             message_id=self._ids.next(),
             system_id=system_id,
-            source=_new_address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+            source=self._source_address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
             destination=_new_address(dest_ton, dest_npi, dest_addr),
             data_coding=pdu.data_coding,
             esm_class=pdu.esm_class,
@@ -263,6 +265,17 @@ class Router:
         else:
             self.carriers[carrier_name].submit(message)
         return _accepted(CommandStatus.ESME_ROK, message.message_id)
+
+    def _source_address(self, ton: int, npi: int, addr: str) -> Address:
+        """One shared Address per sender: an ESME sends from a handful of sender IDs, and a
+        queued message should not carry its own copy (about 120 bytes each)."""
+        key = (ton, npi, addr)
+        address = self._sources.get(key)
+        if address is None:
+            if len(self._sources) >= _MAX_SHARED_SOURCES:
+                self._sources.clear()  # senders that vary per message: stop sharing work
+            address = self._sources[key] = _new_address(ton, npi, addr)
+        return address
 
     # ---------------------------------------------------------------- mobile-originated
 

@@ -515,3 +515,18 @@ def test_skipping_retries_changes_nothing_observable(
         return out + run(m)
 
     assert scenario(skip=True) == scenario(skip=False)
+
+
+def test_advance_in_slices_reports_the_same_transitions() -> None:
+    whole, sliced = model(), model()
+    for m in (whole, sliced):
+        m.set_handset("4670*", HandsetState.OFFLINE, T0, T0 + H)
+        for n in range(50):
+            m.accept(str(n), f"4670{n:07d}", "hi", T0 + n)
+    expected = whole.advance(T0 + 10 * H)
+    got: list[Transition] = []
+    while part := sliced.advance(T0 + 10 * H, limit=7):
+        assert len(part) <= 7
+        got += part
+    assert got == expected
+    assert len(sliced) == len(whole) == 0

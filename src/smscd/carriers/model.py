@@ -73,12 +73,14 @@ import itertools
 import math
 import random
 import re
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import cast
 
 import attrs
 
 from smscd.carriers.profile import HandsetState, Profile
+from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.sms.reassembly import Completed, Incomplete, Reassembler
 from smscd.status import STATUS_CODES, Code
 
@@ -91,8 +93,21 @@ __all__ = [
 ]
 
 _INF = math.inf
+_EXPIRED_CODES = (int(Code.EXPIRED),)
+# The transitions of every message, built once (the step functions run four times a message).
+_FUNDED_SENDING = (int(Code.FUNDED), int(Code.SENDING))
+_AT_GATEWAY = (int(Code.DELIVERED_TO_GATEWAY),)
+_AT_CARRIER = (int(Code.DELIVERED_TO_CARRIER),)
+_AT_GSM = (int(Code.DELIVERED_TO_GSM),)
+_AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM))
+
+# What a phone remembers: the latest messages of each number, for the latest numbers that
+# received one. A load test sends millions of messages; the inboxes must not keep them all.
+INBOX_ENTRIES_PER_NUMBER = 100
+INBOX_NUMBERS = 10_000
 
 
+@fast_frozen
 @attrs.frozen
 class Transition:
     """Statuses a message reached at simulation time ``at``: ``sink.on_status(id, *codes)``."""
@@ -100,6 +115,10 @@ class Transition:
     message_id: str
     codes: tuple[int, ...]
     at: float
+
+
+# Four per message: the positional factory skips __init__'s class switching (smpp.frozen).
+_transition: Callable[[str, tuple[int, ...], float], Transition] = positional_factory(Transition)
 
 
 @attrs.frozen
@@ -409,7 +428,8 @@ class CarrierModel:
         self._codes = tuple(profile.outcomes)
         self._weights = tuple(itertools.accumulate(profile.outcomes.values()))
         self._reassembler = Reassembler(profile.reassembly_timeout, max_sets=100_000)
-        self._inboxes: dict[str, list[InboxEntry]] = {}
+        # Least recently delivered-to number first, for eviction.
+        self._inboxes: OrderedDict[str, deque[InboxEntry]] = OrderedDict()
 
     # ------------------------------------------------------------------ inputs
 
@@ -568,8 +588,12 @@ class CarrierModel:
 
     # ------------------------------------------------------------------ the state machine
 
-    def advance(self, now: float) -> list[Transition]:
+    def advance(self, now: float, limit: int | None = None) -> list[Transition]:
         """Run every event due at or before ``now``, in time order.
+
+        Args:
+            limit: stop after this many transitions (call again for the rest), so a clock
+                jump over a million messages is reported in slices instead of one list.
 
         Returns:
             The transitions, in the order to report them; each carries its own time ``at``.
@@ -577,7 +601,10 @@ class CarrierModel:
         heap = self._heap
         pending = self._pending
         out: list[Transition] = []
+        room = _INF if limit is None else limit
         while heap and heap[0][0] <= now:
+            if len(out) >= room:
+                return out
             at, seq, message_id, kind = heap[0]
             record = pending.get(message_id)
             if record is None or record.seq != seq:
@@ -586,7 +613,7 @@ class CarrierModel:
             if kind == _EXPIRE:
                 heapq.heappop(heap)
                 del pending[message_id]
-                out.append(Transition(message_id, (int(Code.EXPIRED),), at))
+                out.append(_transition(message_id, _EXPIRED_CODES, at))
                 continue
             # The entry stays on top while its step runs: a step that schedules the next one
             # swaps it in with one heapreplace (one sift instead of a pop and a push).
@@ -598,7 +625,7 @@ class CarrierModel:
                     self._top_is_done = False
                     heapq.heappop(heap)
             if codes:
-                out.append(Transition(message_id, codes, at))
+                out.append(_transition(message_id, codes, at))
         for incomplete in self._reassembler.expire(now):
             self._show_incomplete(incomplete)
         return out
@@ -618,12 +645,12 @@ class CarrierModel:
             if stage == _QUEUE:
                 return self._end(message_id, outcome)
             self._push(record, message_id, at + latency.gateway.sample(self._rng), _GATEWAY)
-            return (int(Code.FUNDED), int(Code.SENDING))
+            return _FUNDED_SENDING
         if kind == _GATEWAY:
             if stage == _GATEWAY:
                 return self._end(message_id, outcome)
             self._push(record, message_id, at + latency.carrier.sample(self._rng), _CARRIER)
-            return (int(Code.DELIVERED_TO_GATEWAY),)
+            return _AT_GATEWAY
         if kind == _CARRIER:
             if stage == _CARRIER:
                 return self._end(message_id, outcome)
@@ -633,9 +660,12 @@ class CarrierModel:
                     outcome if outcome != Code.EXPIRED else int(Code.SUBSCRIBER_UNREACHABLE)
                 )
                 self._push(record, message_id, _INF, _PARKED)
-                return (int(Code.DELIVERED_TO_CARRIER),)
+                return _AT_CARRIER
             # The first attempt follows at once: one transition (112, 113) or (112, 501).
-            return (int(Code.DELIVERED_TO_CARRIER), *self._attempt(message_id, record, at, stage))
+            attempt = self._attempt(message_id, record, at, stage)
+            if attempt is _AT_GSM:
+                return _AT_CARRIER_AT_GSM
+            return (int(Code.DELIVERED_TO_CARRIER), *attempt)
         # _HANDSET: the phone takes the message, or the outcome strikes.
         if outcome != Code.DELIVERED_TO_HANDSET:
             return self._end(message_id, outcome)
@@ -670,7 +700,7 @@ class CarrierModel:
             return self._end(message_id, record.outcome)
         handset = at + self.profile.latency.handset.sample(self._rng)
         self._push(record, message_id, handset, _HANDSET)
-        return (int(Code.DELIVERED_TO_GSM),)
+        return _AT_GSM
 
     def _retry_from(self, record: _Pending, earliest: float) -> tuple[float, int]:
         """The first attempt after the record's last real one that is at or after
@@ -744,4 +774,12 @@ class CarrierModel:
         self._show(destination, entry)
 
     def _show(self, number: str, entry: InboxEntry) -> None:
-        self._inboxes.setdefault(number, []).append(entry)
+        inboxes = self._inboxes
+        inbox = inboxes.get(number)
+        if inbox is None:
+            inbox = inboxes[number] = deque(maxlen=INBOX_ENTRIES_PER_NUMBER)
+            if len(inboxes) > INBOX_NUMBERS:
+                inboxes.popitem(last=False)
+        else:
+            inboxes.move_to_end(number)
+        inbox.append(entry)

@@ -35,6 +35,9 @@ class SimulatedCarrier:
         self.profile = profile
         self.model = CarrierModel(profile, rng)
         self._time = time
+        # True while run() waits: only then does new work need to wake it (waking costs an
+        # unpark of every clock waiter, and submits come thousands a second).
+        self._waiting = False
 
     # ------------------------------------------------------------------ Carrier protocol
 
@@ -50,9 +53,10 @@ class SimulatedCarrier:
             source=message.source.addr,
             concat=None if concat is None else (concat.reference, concat.total, concat.sequence),
         )
-        # Only a new earliest event needs the run loop to recompute its wait; the model's
-        # first step is at submit time, so waking is needed when the queue was idle or late.
-        self._time.poke()
+        # The model's first step is due at submit time: wake run() unless it is awake already.
+        if self._waiting:
+            self._waiting = False
+            self._time.poke()
 
     def cancel(self, message_id: str) -> bool:
         return self.model.cancel(message_id)
@@ -76,12 +80,17 @@ class SimulatedCarrier:
         model = self.model
         time = self._time
         while True:
+            self._waiting = True
             await time.wait_until(model.next_deadline())
-            transitions = model.advance(time.now())
-            for index, transition in enumerate(transitions, start=1):
-                sink.on_status(transition.message_id, *transition.codes, at=transition.at)
-                if index % _BATCH == 0:
-                    await trio.lowlevel.checkpoint()
+            self._waiting = False
+            now = time.now()
+            # Slices of _BATCH: after a clock jump over many messages, neither a huge list of
+            # transitions nor a long stretch without letting the sessions run.
+            while transitions := model.advance(now, _BATCH):
+                for transition in transitions:
+                    sink.on_status(transition.message_id, *transition.codes, at=transition.at)
+                await trio.lowlevel.checkpoint()
+            del transitions
 
     # ------------------------------------------------------------------ handset control
 
