@@ -1,0 +1,556 @@
+"""Durable store: SQLite in WAL mode, one writer, group commit, an in-memory cache in front.
+
+Write path. ``add`` and ``update`` do what ``MemoryStore`` does (the cache *is* a
+``MemoryStore``) and also mark the message dirty: one dict assignment, so the event loop never
+waits for the disk. The caller drives the writes in two steps:
+
+1. ``take_batch()`` on the event-loop thread snapshots every dirty message into a plain row
+   tuple (plus queued outbox and state changes) and clears the dirty set. Snapshotting here is
+   what makes the next step safe: the messages keep changing on the event loop while the rows
+   are written.
+2. ``write_batch(batch)`` on a worker thread (``trio.to_thread.run_sync``) writes the rows in
+   one transaction on the writer connection. Only after it returns are the messages durable,
+   so a submit_sm_resp with ESME_ROK waits for the batch that carries its message
+   (``Batch.message_ids``). One commit, one fsync, for hundreds of messages: that is the
+   group commit.
+
+Every row is an upsert of the whole message: a message whose first write failed is still
+written whole by a later batch, and is on disk as it was when its last batch was taken.
+
+Durability. ``full`` sets ``synchronous=FULL``: every commit is fsynced to the WAL, so a
+committed batch survives power loss. ``normal`` sets ``synchronous=NORMAL``: the WAL is fsynced
+only at checkpoints, so a commit survives a crash of the process but the last batches may be
+lost with the machine. ``:memory:`` keeps nothing and serves tests.
+
+Threads. The writer connection is used by ``write_batch``, ``purge`` and ``vacuum``, under
+``_write_lock``; a separate read-only connection serves reads (``get`` for messages no longer
+in the cache, recovery, ``load_outbox``, ``counts``, ``export_jsonl``) under ``_read_lock``. WAL
+lets the reader run while a batch commits, so a ``get`` on the event loop never waits for an
+fsync. With ``:memory:`` there is one database per connection, so the two are one connection
+behind one lock; commits there take microseconds. Everything else (the cache, the dirty sets)
+belongs to the event-loop thread: ``write_batch``, ``purge`` and ``vacuum`` touch only their
+connection and their arguments, and may run on any thread.
+
+Failure. A write that fails (disk full, file locked, I/O error) rolls back and raises
+``StoreError``; the store stays usable. The batch's content is then not on disk:
+``requeue(batch)`` puts it back so the next batch writes it again.
+
+Recovery. Opening an existing file loads the messages that are not final into the cache, so
+``pending()`` returns them, with their full history, before the first submit. Finished
+messages stay on disk, where ``get`` finds them, until ``purge`` removes those that finished
+more than ``retention`` seconds ago. Side state for a restart: receipts and MO ``deliver_sm``
+waiting for an ESME (``put_outbox`` / ``ack_outbox`` / ``load_outbox``), named values
+(``set_state`` / ``get_state``), and the id high-water mark (``max_message_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final, Literal, TextIO, TypeAlias
+
+import attrs
+
+from smscd.message import Message
+from smscd.store.base import StoreStatistics
+from smscd.store.errors import StoreError, StoreVersionError, rollback, store_errors
+from smscd.store.memory import MemoryStore
+from smscd.store.rows import (
+    MESSAGE_COLUMNS,
+    MessageRow,
+    message_from_row,
+    message_record,
+    message_row,
+)
+from smscd.store.schema import open_reader, open_writer
+
+__all__ = [
+    "Batch",
+    "OutboxRecord",
+    "SqliteStore",
+    "StoreError",
+    "StoreVersionError",
+]
+
+Durability: TypeAlias = Literal["full", "normal"]
+
+_SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
+
+_COLUMNS: Final = ", ".join(MESSAGE_COLUMNS)
+_SELECT_MESSAGE: Final = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
+_SELECT_PENDING: Final = f"SELECT {_COLUMNS} FROM messages WHERE done_time IS NULL ORDER BY num"
+_UPSERT_STATE: Final = (
+    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?2"
+)
+# Purge deletes in slices, each its own transaction, so that write_batch (waiting on the same
+# lock) is held up by one slice, not by the whole purge.
+_PURGE_SLICE: Final = 5_000
+_PURGE: Final = (
+    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE done_time < ? LIMIT ?)"
+)
+_EXPORT_CHUNK: Final = 1_000
+
+# seq, key, system_id, pdu, message_id, final: an outbox row to write.
+_OutboxPut: TypeAlias = tuple[int, str, str, bytes, str | None, bool]
+
+# The most rows one statement carries: 256 rows of 28 columns stay well under SQLite's limit
+# of 32,766 parameters.
+_MAX_ROWS_PER_STATEMENT: Final = 256
+
+
+class _RowsStatement:
+    """One statement over many rows, run as a few multi-row statements, not ``executemany``.
+
+    ``executemany`` gives up the GIL around every row, and a busy event loop may keep it for a
+    whole switch interval (5 ms) before the writer thread gets it back: measured, a 50-row
+    batch then took 250 ms instead of 1. Here a batch of n rows takes one statement per set
+    bit of n (chunks of 256, 128, ..., 1 rows), so a handful of GIL hand-overs at most, and
+    there are nine statement texts, which sqlite3's statement cache keeps prepared.
+    """
+
+    def __init__(self, template: str, width: int) -> None:
+        self._template = template  # "{values}" stands for the rows: (?, ...), (?, ...)
+        self._row = f"({', '.join('?' * width)})"
+        self._texts: dict[int, str] = {}
+
+    def run(self, connection: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+        start, remaining = 0, len(rows)
+        while remaining:
+            count = min(_MAX_ROWS_PER_STATEMENT, 1 << (remaining.bit_length() - 1))
+            text = self._texts.get(count)
+            if text is None:
+                values = ", ".join([self._row] * count)
+                text = self._texts[count] = self._template.replace("{values}", values)
+            end = start + count
+            connection.execute(text, [value for row in rows[start:end] for value in row])
+            start, remaining = end, remaining - count
+
+
+# Upsert rather than insert-or-update by what the store believes is on disk: after a failed
+# batch that belief is wrong, and an upsert is right either way (measured: no slower).
+_UPSERT_MESSAGES: Final = _RowsStatement(
+    f"INSERT INTO messages ({_COLUMNS}) VALUES {{values}} ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in MESSAGE_COLUMNS[1:]),
+    len(MESSAGE_COLUMNS),
+)
+# A key put again keeps its place in the queue (seq), as a receipt put back after a refusal.
+_UPSERT_OUTBOX: Final = _RowsStatement(
+    "INSERT INTO outbox (seq, key, system_id, pdu, message_id, final) VALUES {values}"
+    " ON CONFLICT (key) DO UPDATE SET system_id = excluded.system_id, pdu = excluded.pdu,"
+    " message_id = excluded.message_id, final = excluded.final",
+    6,
+)
+_DELETE_OUTBOX: Final = _RowsStatement("DELETE FROM outbox WHERE key IN (VALUES {values})", 1)
+
+
+@attrs.frozen
+class OutboxRecord:
+    """A deliver_sm waiting for an ESME, as stored.
+
+    Attributes:
+        key: the caller's name for it, unique in the outbox.
+        system_id: the account it waits for.
+        pdu: the encoded deliver_sm (``smscd.smpp.codec.encode``).
+        message_id: the message a receipt is about, or None (MO).
+        final: whether it is a final receipt.
+    """
+
+    key: str
+    system_id: str
+    pdu: bytes
+    message_id: str | None
+    final: bool
+
+
+@attrs.frozen(eq=False)
+class Batch:
+    """The changes ``take_batch`` took, for one ``write_batch``.
+
+    Attributes:
+        messages: the dirty messages by id; the rows below are their state when taken.
+        rows: one ``messages`` row per message, immutable values only.
+        outbox: per key, the row to write, or None to delete it (acknowledged).
+        state: named values to write.
+    """
+
+    messages: dict[str, Message]
+    rows: list[MessageRow]
+    outbox: dict[str, _OutboxPut | None]
+    state: dict[str, str]
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        """The messages this batch makes durable: answer their submits once it is written."""
+        return tuple(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages) + len(self.outbox) + len(self.state)
+
+
+class SqliteStore:
+    """The durable store. See the module docstring for the write path and its threads.
+
+    It answers the Store protocol as ``MemoryStore`` does, with one difference: a finished
+    message that has left the cache (``retention``, ``max_finished``) is still found by ``get``,
+    on disk, until ``purge`` removes it.
+
+    Args:
+        path: the database file, created if missing; ``":memory:"`` for a throwaway store.
+        durability: ``"full"`` (survives power loss) or ``"normal"`` (survives a crash).
+        retention: seconds a finished message stays, in the cache and (see ``purge``) on disk.
+        max_finished: how many finished messages the cache keeps at most.
+        busy_timeout: seconds to wait for a lock held by another process (e.g. a CLI).
+
+    Raises:
+        StoreVersionError: the file's schema is newer than this code.
+        StoreError: the file cannot be opened, is not a store, or cannot be upgraded.
+        ValueError: an unknown durability.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        retention: float,
+        max_finished: int,
+        busy_timeout: float = 1.0,
+    ) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(f"durability must be 'full' or 'normal', got {durability!r}")
+        self.path = str(path)
+        self._retention = retention
+        self._cache = MemoryStore(retention, max_finished)
+        self._dirty: dict[str, Message] = {}
+        self._outbox_ops: dict[str, _OutboxPut | None] = {}
+        self._state: dict[str, str] = {}
+        self._state_dirty: dict[str, str] = {}
+        # The last batch taken: its messages may have left the cache (retention) before they
+        # reach the disk, and get() must still find them.
+        self._inflight: Batch | None = None
+        self._max_id: int | None = None
+        self._closed = False
+        self._next_seq = 1
+        self._writer = open_writer(
+            self.path, synchronous=_SYNCHRONOUS[durability], busy_timeout=busy_timeout
+        )
+        self._write_lock = threading.Lock()
+        if self.path == ":memory:":
+            self._reader = self._writer
+            self._read_lock = self._write_lock
+        else:
+            try:
+                self._reader = open_reader(self.path, busy_timeout=busy_timeout)
+            except BaseException:
+                self._writer.close()
+                raise
+            self._read_lock = threading.Lock()
+        with store_errors(f"{self.path}: cannot recover", self._close_connections):
+            self._recover()
+
+    def _recover(self) -> None:
+        with self._read_lock:
+            reader = self._reader
+            for row in reader.execute(_SELECT_PENDING):
+                self._cache.add(message_from_row(row))
+            self._state = dict(reader.execute("SELECT key, value FROM state").fetchall())
+            self._max_id = reader.execute("SELECT max(num) FROM messages").fetchone()[0]
+            last_seq = reader.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+        self._next_seq = (last_seq or 0) + 1
+
+    # ---------------------------------------------------------------- Store protocol
+
+    def add(self, message: Message) -> None:
+        """Cache the message and mark it for the next batch."""
+        message_id = message.message_id
+        self._cache.add(message)
+        self._dirty[message_id] = message
+        if message_id.isascii() and message_id.isdigit():
+            num = int(message_id)
+            if self._max_id is None or num > self._max_id:
+                self._max_id = num
+
+    def get(self, message_id: str) -> Message | None:
+        """The message, from the cache, or from disk when it has left the cache.
+
+        A message read from disk is a new object on each call: after changing it, pass it to
+        ``update``.
+
+        Raises:
+            StoreError: the disk read failed.
+        """
+        message = self._cache.get(message_id) or self._dirty.get(message_id)
+        if message is None and self._inflight is not None:
+            message = self._inflight.messages.get(message_id)
+        if message is not None:
+            return message
+        with store_errors(f"{self.path}: cannot read message {message_id}"), self._read_lock:
+            row = self._reader.execute(_SELECT_MESSAGE, (message_id,)).fetchone()
+        return None if row is None else message_from_row(row)
+
+    def update(self, message: Message, now: float) -> None:
+        """Mark the message for the next batch; a final one enters retention at ``now``."""
+        self._dirty[message.message_id] = message
+        self._cache.update(message, now)
+
+    def pending(self) -> Iterator[Message]:
+        """Every message that is not final yet (all of them are in the cache)."""
+        return self._cache.pending()
+
+    def statistics(self) -> StoreStatistics:
+        """The cache's figures, as ``MemoryStore`` counts them; ``counts()`` reads the disk."""
+        return self._cache.statistics()
+
+    def close(self) -> None:
+        """Write what is still dirty, then close the connections. Idempotent.
+
+        Raises:
+            StoreError: the last write failed; the connections are closed all the same.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.changes:
+                self.write_batch(self.take_batch())
+        finally:
+            self._close_connections()
+            self._cache.close()
+
+    def _close_connections(self) -> None:
+        # Under the locks: a write or read still running on a worker thread finishes first.
+        with self._write_lock:
+            self._writer.close()
+        if self._reader is not self._writer:
+            with self._read_lock:
+                self._reader.close()
+
+    # ---------------------------------------------------------------- group commit
+
+    @property
+    def changes(self) -> int:
+        """How many messages, outbox entries and state values wait for ``take_batch``."""
+        return len(self._dirty) + len(self._outbox_ops) + len(self._state_dirty)
+
+    def take_batch(self) -> Batch:
+        """Snapshot every pending change and clear them. Call on the event-loop thread.
+
+        Returns:
+            The batch, possibly empty, to pass to ``write_batch``.
+        """
+        dirty = self._dirty
+        # The rows first: should building one fail, nothing has been taken yet.
+        rows = [message_row(message) for message in dirty.values()]
+        batch = Batch(messages=dirty, rows=rows, outbox=self._outbox_ops, state=self._state_dirty)
+        self._dirty = {}
+        self._outbox_ops = {}
+        self._state_dirty = {}
+        self._inflight = batch
+        return batch
+
+    def write_batch(self, batch: Batch) -> None:
+        """Commit the batch in one transaction. Safe on a worker thread.
+
+        Raises:
+            StoreError: the write failed and was rolled back (disk full, locked, I/O error, a
+                value SQLite cannot store). The store stays usable; ``requeue(batch)`` has the
+                next batch write it again.
+        """
+        if not len(batch):
+            return
+        puts = [put for put in batch.outbox.values() if put is not None]
+        acks = [(key,) for key, put in batch.outbox.items() if put is None]
+        writer = self._writer
+        with (
+            self._write_lock,
+            store_errors(
+                f"{self.path}: cannot write {len(batch.rows)} messages", lambda: rollback(writer)
+            ),
+        ):
+            # IMMEDIATE: wait for another process's write lock here, under busy_timeout,
+            # rather than fail on the first write of a deferred transaction.
+            writer.execute("BEGIN IMMEDIATE")
+            _UPSERT_MESSAGES.run(writer, batch.rows)
+            _UPSERT_OUTBOX.run(writer, puts)
+            _DELETE_OUTBOX.run(writer, acks)
+            if batch.state:
+                writer.executemany(_UPSERT_STATE, batch.state.items())
+            writer.execute("COMMIT")
+
+    def requeue(self, batch: Batch) -> None:
+        """Have the next batch write this (failed) batch's content again.
+
+        Changes made since it was taken win: messages are written as they are then, and an
+        outbox key or state value changed meanwhile keeps its newer value. Call on the
+        event-loop thread.
+        """
+        for message_id, message in batch.messages.items():
+            self._dirty.setdefault(message_id, message)
+        for key, put in batch.outbox.items():
+            self._outbox_ops.setdefault(key, put)
+        for key, value in batch.state.items():
+            self._state_dirty.setdefault(key, value)
+
+    # ---------------------------------------------------------------- side state
+
+    def put_outbox(
+        self, key: str, system_id: str, pdu_bytes: bytes, message_id: str | None, final: bool
+    ) -> None:
+        """Queue a deliver_sm for an ESME, durable with the next batch.
+
+        A key already queued keeps its place and takes the new content.
+        """
+        queued = self._outbox_ops.get(key)
+        if queued is not None:
+            seq = queued[0]
+        else:
+            seq = self._next_seq
+            self._next_seq = seq + 1
+        self._outbox_ops[key] = (seq, key, system_id, pdu_bytes, message_id, final)
+
+    def ack_outbox(self, key: str) -> None:
+        """The ESME acknowledged it: removed with the next batch."""
+        self._outbox_ops[key] = None
+
+    def load_outbox(self) -> list[OutboxRecord]:
+        """Every queued deliver_sm, in the order first put, including unwritten changes.
+
+        Raises:
+            StoreError: the disk read failed.
+        """
+        with store_errors(f"{self.path}: cannot read the outbox"), self._read_lock:
+            stored = self._reader.execute(
+                "SELECT seq, key, system_id, pdu, message_id, final FROM outbox ORDER BY seq"
+            ).fetchall()
+        rows: dict[str, _OutboxPut] = {row[1]: tuple(row) for row in stored}
+        overlays = [self._outbox_ops]
+        if self._inflight is not None:
+            overlays.insert(0, self._inflight.outbox)
+        for ops in overlays:
+            for key, put in ops.items():
+                if put is None:
+                    rows.pop(key, None)
+                elif key in rows:  # the disk's seq wins, as in the upsert
+                    rows[key] = (rows[key][0], *put[1:])
+                else:
+                    rows[key] = put
+        return [
+            OutboxRecord(key, system_id, pdu, message_id, bool(final))
+            for _, key, system_id, pdu, message_id, final in sorted(rows.values())
+        ]
+
+    def set_state(self, key: str, value: str) -> None:
+        """Set a named value, durable with the next batch."""
+        self._state[key] = value
+        self._state_dirty[key] = value
+
+    def get_state(self, key: str) -> str | None:
+        """A named value, or None when never set. No SQL: the table is read at open."""
+        return self._state.get(key)
+
+    def max_message_id(self) -> int | None:
+        """The largest decimal message id ever added or stored, or None when there is none.
+
+        Ids purged from disk before the last open no longer count: persist the generator's
+        high-water mark with ``set_state`` for that.
+        """
+        return self._max_id
+
+    # ---------------------------------------------------------------- maintenance
+
+    def purge(self, now: float) -> int:
+        """Delete the finished messages whose ``done_time`` is more than ``retention`` before
+        ``now`` from disk. Safe on a worker thread.
+
+        ``done_time`` rather than the ``now`` given to ``update`` (which the cache counts
+        from): the two are the same simulation time in the router, and only the first is
+        stored. The cache is left alone; it bounds itself.
+
+        Returns:
+            How many were deleted.
+
+        Raises:
+            StoreError: a delete failed; slices deleted before it stay deleted.
+        """
+        horizon = now - self._retention
+        writer = self._writer
+        deleted = 0
+        while True:
+            with self._write_lock, store_errors(f"{self.path}: purge", lambda: rollback(writer)):
+                writer.execute("BEGIN IMMEDIATE")
+                count = writer.execute(_PURGE, (horizon, _PURGE_SLICE)).rowcount
+                writer.execute("COMMIT")
+            deleted += count
+            if count < _PURGE_SLICE:
+                return deleted
+
+    def counts(self) -> dict[str, int]:
+        """What the file holds (committed batches only): messages, pending, finished, outbox
+        and state rows.
+
+        Raises:
+            StoreError: the read failed.
+        """
+        reader = self._reader
+        with store_errors(f"{self.path}: cannot count"), self._read_lock:
+            messages, finished = reader.execute(
+                "SELECT count(*), count(done_time) FROM messages"
+            ).fetchone()
+            outbox = reader.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            state = reader.execute("SELECT count(*) FROM state").fetchone()[0]
+        return {
+            "messages": messages,
+            "pending": messages - finished,
+            "finished": finished,
+            "outbox": outbox,
+            "state": state,
+        }
+
+    def vacuum(self) -> None:
+        """Rebuild the file to return the space purged rows left, and empty the WAL.
+
+        Raises:
+            StoreError: it failed (e.g. another connection is reading).
+        """
+        with self._write_lock, store_errors(f"{self.path}: vacuum"):
+            self._writer.execute("VACUUM")
+            if self._reader is not self._writer:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def export_jsonl(self, file: TextIO, *, since: float | None = None) -> int:
+        """Write every committed message, one JSON object a line, in id order.
+
+        Args:
+            file: a text file open for writing.
+            since: only messages submitted at or after this simulation time.
+
+        Returns:
+            How many messages were written.
+
+        Raises:
+            StoreError: the read failed.
+        """
+        query = f"SELECT {_COLUMNS} FROM messages"
+        params: tuple[float, ...] = ()
+        if since is not None:
+            query += " WHERE submit_time >= ?"
+            params = (since,)
+        query += " ORDER BY num, id"
+        written = 0
+        with store_errors(f"{self.path}: export"):
+            with self._read_lock:
+                cursor = self._reader.execute(query, params)
+            while True:
+                # The lock per chunk, not for the whole export: get() on the event loop may
+                # need the same connection meanwhile.
+                with self._read_lock:
+                    rows = cursor.fetchmany(_EXPORT_CHUNK)
+                if not rows:
+                    return written
+                for row in rows:
+                    file.write(json.dumps(message_record(message_from_row(row))))
+                    file.write("\n")
+                written += len(rows)

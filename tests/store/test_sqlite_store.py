@@ -1,0 +1,293 @@
+"""SqliteStore beyond the Store protocol: group commit, recovery, side state, failures,
+maintenance."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smscd.message import Address
+from smscd.smpp.codec import decode, encode
+from smscd.smpp.pdus import DeliverSm
+from smscd.status import Code
+from smscd.store.sqlite import SqliteStore, StoreError
+
+from .conftest import T0, MakeMessage, OpenStore
+
+
+def flush(store: SqliteStore) -> None:
+    store.write_batch(store.take_batch())
+
+
+def test_changes_wait_for_the_batch(open_store: OpenStore, make_message: MakeMessage) -> None:
+    store = open_store()
+    reader = open_store()  # a second process's view: only committed batches
+    m = make_message(1)
+    store.add(m)
+    store.set_state("clock", "1.0")
+    store.put_outbox("r1", "acme", b"pdu", m.message_id, True)
+    assert store.changes == 3
+    assert reader.counts()["messages"] == 0
+
+    batch = store.take_batch()
+    assert store.changes == 0
+    assert batch.message_ids == (m.message_id,) and len(batch) == 3
+    # Changed after the snapshot: written with the next batch, not this one.
+    m.record(Code.SENDING, T0 + 1)
+    store.update(m, T0 + 1)
+    store.write_batch(batch)
+    assert reader.get(m.message_id) is not None
+    assert reader.counts() == {"messages": 1, "pending": 1, "finished": 0, "outbox": 1, "state": 1}
+    assert store.changes == 1
+    store.close()  # close writes the rest
+
+    again = open_store()
+    [recovered] = list(again.pending())
+    assert recovered.status == Code.SENDING
+    assert [e.code for e in recovered.history] == [Code.ACCEPTED, Code.SENDING]
+
+
+def test_reopen_recovers_pending_outbox_state_and_max_id(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store()
+    messages = [make_message(n) for n in range(10)]
+    for m in messages:
+        store.add(m)
+        m.record(Code.QUEUED, m.submit_time)
+        store.update(m, m.submit_time)
+    for m in messages[::2]:
+        m.record(Code.DELIVERED_TO_HANDSET, m.submit_time + 5)
+        store.update(m, m.submit_time + 5)
+    flush(store)
+    receipt = DeliverSm(sequence_number=7, source_addr="2", destination_addr="1", esm_class=4)
+    for n in range(5):
+        store.put_outbox(f"k{n}", "acme", encode(receipt), str(n), n % 2 == 0)
+    store.ack_outbox("k1")
+    flush(store)
+    store.put_outbox("k3", "other", b"new", None, False)  # put again: keeps its place
+    store.put_outbox("k9", "acme", b"last", None, False)
+    store.ack_outbox("k9")  # acknowledged before it was ever written
+    store.set_state("clock", "1700000000.25")
+    store.set_state("rules", '{"x": 1}')
+    store.close()
+
+    again = open_store()
+    pending = list(again.pending())
+    assert [m.message_id for m in pending] == [m.message_id for m in messages[1::2]]
+    assert pending == messages[1::2]  # history and every field
+    assert again.get(messages[0].message_id) == messages[0]  # finished: from disk
+    outbox = again.load_outbox()
+    assert [r.key for r in outbox] == ["k0", "k2", "k3", "k4"]
+    assert outbox[2].system_id == "other" and outbox[2].pdu == b"new"
+    assert outbox[2].message_id is None and outbox[2].final is False
+    assert outbox[0].final is True and outbox[0].message_id == "0"
+    assert decode(outbox[0].pdu) == receipt
+    assert again.get_state("clock") == "1700000000.25"
+    assert again.get_state("rules") == '{"x": 1}'
+    assert again.get_state("nothing") is None
+    assert again.max_message_id() == int(messages[-1].message_id)
+
+
+def test_new_outbox_entries_follow_recovered_ones(open_store: OpenStore) -> None:
+    store = open_store()
+    store.put_outbox("a", "acme", b"1", None, False)
+    store.close()
+    store = open_store()
+    store.put_outbox("b", "acme", b"2", None, False)
+    # Unwritten changes are part of the view, in order.
+    assert [r.key for r in store.load_outbox()] == ["a", "b"]
+    store.ack_outbox("a")
+    assert [r.key for r in store.load_outbox()] == ["b"]
+    store.close()
+    assert [r.key for r in open_store().load_outbox()] == ["b"]
+
+
+def test_a_large_batch_is_written_whole(open_store: OpenStore, make_message: MakeMessage) -> None:
+    # 601 rows: more than one statement's worth, and not a power of two.
+    store = open_store()
+    for n in range(601):
+        store.add(make_message(n))
+        store.put_outbox(f"k{n}", "acme", b"%d" % n, None, False)
+    flush(store)
+    for n in range(0, 601, 2):
+        store.ack_outbox(f"k{n}")
+    flush(store)
+    assert store.counts()["messages"] == 601
+    assert [r.key for r in store.load_outbox()] == [f"k{n}" for n in range(1, 601, 2)]
+
+
+def test_max_message_id(open_store: OpenStore, make_message: MakeMessage) -> None:
+    store = open_store()
+    assert store.max_message_id() is None
+    store.add(make_message(5, message_id="42"))
+    store.add(make_message(6, message_id="not-a-number"))
+    assert store.max_message_id() == 42  # before any write: ids must never repeat
+    store.close()
+    assert open_store().max_message_id() == 42
+
+
+def test_a_message_leaving_the_cache_is_read_from_disk(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(max_finished=1)
+    first, second = make_message(1), make_message(2)
+    for m in (first, second):
+        store.add(m)
+        m.record(Code.DELIVERED_TO_HANDSET, T0)
+        store.update(m, T0)
+    # first left the cache before any write: the dirty set still has it.
+    assert store.statistics().finished == 1
+    assert store.get(first.message_id) is first
+    batch = store.take_batch()
+    assert store.get(first.message_id) is first  # in flight
+    store.write_batch(batch)
+    flush(store)  # a later batch: now only the disk has it
+    from_disk = store.get(first.message_id)
+    assert from_disk == first and from_disk is not first
+
+
+def test_write_failure_raises_store_error_and_the_store_stays_usable(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store()
+    store.add(make_message(0))
+    flush(store)
+    writer = store._writer
+    # A disk that is full: the file may not grow past its current size.
+    pages = writer.execute("PRAGMA page_count").fetchone()[0]
+    writer.execute(f"PRAGMA max_page_count = {pages}")
+    big = [make_message(n, payload=bytes(2000)) for n in range(1, 200)]
+    for m in big:
+        store.add(m)
+    batch = store.take_batch()
+    with pytest.raises(StoreError, match="full"):
+        store.write_batch(batch)
+
+    # Still serving from memory, reading from disk, and accepting new work.
+    assert store.get(big[0].message_id) is big[0]
+    assert store.counts()["messages"] == 1
+    late = make_message(500)
+    store.add(late)
+    flush(store)  # small enough to fit
+    assert store.counts()["messages"] == 2
+
+    writer.execute("PRAGMA max_page_count = 1073741823")
+    store.requeue(batch)
+    flush(store)
+    assert store.counts()["messages"] == 2 + len(big)
+    assert not writer.in_transaction
+
+
+def test_a_locked_file_raises_store_error(
+    open_store: OpenStore, store_path: Path, make_message: MakeMessage
+) -> None:
+    store = open_store(busy_timeout=0.01)
+    other = sqlite3.connect(store_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    store.add(make_message(1))
+    batch = store.take_batch()
+    with pytest.raises(StoreError, match="locked"):
+        store.write_batch(batch)
+    other.execute("ROLLBACK")
+    other.close()
+    store.requeue(batch)
+    flush(store)
+    assert store.counts()["messages"] == 1
+
+
+def test_requeue_keeps_newer_changes(open_store: OpenStore, make_message: MakeMessage) -> None:
+    store = open_store()
+    m = make_message(1)
+    store.add(m)
+    store.set_state("k", "old")
+    store.put_outbox("r", "acme", b"old", None, False)
+    failed = store.take_batch()
+    m.record(Code.SENDING, T0)
+    store.update(m, T0)
+    store.set_state("k", "new")
+    store.put_outbox("r", "acme", b"new", None, False)
+    store.requeue(failed)
+    flush(store)
+    store.close()
+    again = open_store()
+    [recovered] = list(again.pending())
+    assert recovered.status == Code.SENDING
+    assert again.get_state("k") == "new"
+    assert [r.pdu for r in again.load_outbox()] == [b"new"]
+
+
+def finish(store: SqliteStore, make_message: MakeMessage, n: int, done: float) -> None:
+    m = make_message(n)
+    store.add(m)
+    m.record(Code.DELIVERED_TO_HANDSET, done)
+    store.update(m, done)
+
+
+def test_purge_removes_old_finished_messages_from_disk(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(retention=100.0)
+    for n in range(6):
+        finish(store, make_message, n, T0 + n * 50)
+    store.add(make_message(99))  # pending: never purged
+    flush(store)
+    assert store.purge(T0 + 250) == 3  # done before T0 + 150
+    assert store.get(make_message(0).message_id) is not None  # still retained in the cache
+    assert store.counts() == {
+        "messages": 4,
+        "pending": 1,
+        "finished": 3,
+        "outbox": 0,
+        "state": 0,
+    }
+    assert store.purge(T0 + 250) == 0
+
+
+def test_export_and_vacuum(open_store: OpenStore, make_message: MakeMessage) -> None:
+    store = open_store(retention=1.0)
+    for n in range(3):
+        finish(store, make_message, n, T0 + n)
+    store.add(make_message(3, source=Address(5, 0, "Shop"), text="Hej €"))
+    flush(store)
+
+    out = io.StringIO()
+    assert store.export_jsonl(out) == 4
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["message_id"] for r in lines] == [make_message(n).message_id for n in range(4)]
+    assert lines[3]["text"] == "Hej €" and lines[3]["source"]["addr"] == "Shop"
+    out = io.StringIO()
+    assert store.export_jsonl(out, since=T0 + 2) == 2
+
+    store.purge(T0 + 100)
+    store.vacuum()
+    assert store.counts()["messages"] == 1
+    assert [m.message_id for m in store.pending()] == [make_message(3).message_id]
+
+
+def test_memory_store_keeps_nothing(make_message: MakeMessage) -> None:
+    store = SqliteStore(":memory:", retention=10.0, max_finished=10)
+    store.add(make_message(1))
+    flush(store)
+    assert store.counts()["messages"] == 1
+    out = io.StringIO()
+    assert store.export_jsonl(out) == 1
+    store.vacuum()
+    store.close()
+
+
+def test_durability_must_be_known(store_path: Path) -> None:
+    with pytest.raises(ValueError, match="durability"):
+        SqliteStore(store_path, durability="fast", retention=1.0, max_finished=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("durability", ["full", "normal"])
+def test_durability_sets_synchronous(open_store: OpenStore, durability: str) -> None:
+    store = open_store(durability=durability)
+    expected = {"full": 2, "normal": 1}[durability]
+    assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == expected
+    assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
