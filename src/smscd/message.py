@@ -183,6 +183,31 @@ class Message:
         if final:
             self.done_time = at
 
+    def record_codes(self, codes: tuple[int, ...], at: float) -> None:
+        """``record`` for each code in order, stopping after the first final one.
+
+        One call per carrier transition instead of one per code: a message passes through
+        about eight statuses.
+
+        Raises:
+            KeyError: a code is not an operator code (the codes before it are recorded).
+            ValueError: the message is already final.
+        """
+        if self.done_time is not None:
+            raise ValueError(f"message {self.message_id} is final ({self.status})")
+        history = self.history
+        for code in codes:
+            final = _FINAL.get(code)
+            if final is None:
+                lookup(code)  # raises KeyError
+            # A Code member would serialise as its name in some encoders.
+            value = code if type(code) is int else int(code)
+            history.append(_new_event(value, at))
+            self.status = value
+            if final:
+                self.done_time = at
+                return
+
 
 class MessageIdGenerator:
     """Issues message ids: decimal strings, unique, increasing, never reused across restarts.

@@ -382,29 +382,38 @@ class Router:
         """A carrier reports that a message reached operator status `codes`, in order, at
         simulation time `at` (None: now)."""
         message = self.store.get(message_id)
-        if message is None:
+        if message is None or message.done_time is not None:
             return
         if at is None:
             at = self._sim_now()
-        for code in codes:
-            if message.done_time is not None:
-                return
-            self._advance(message, code, at)
+        if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
+            for code in codes:  # a notification for each code
+                if message.done_time is not None:
+                    return
+                self._advance(message, code, at)
+            return
+        # The common case, once per carrier transition rather than once per code.
+        message.record_codes(codes, at)
+        self.store.update(message, at)
+        if message.done_time is not None:
+            self._finished(message)
 
     def _advance(self, message: Message, code: int, at: float) -> None:
         message.record(code, at)
         self.store.update(message, at)
-        registered = message.registered_delivery
         if message.done_time is not None:
-            if _wants_final_receipt(registered, code):
-                # Still owed to the ESME: it counts against max_queued until acknowledged,
-                # so an ESME that cannot keep up with receipts meets ESME_RMSGQFUL instead
-                # of growing the daemon's memory without bound.
-                self._emit(message, code, intermediate=False)
-            else:
-                self._release_one(message.system_id)
-        elif registered & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
+            self._finished(message)
+        elif message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
             self._emit(message, code, intermediate=True)
+
+    def _finished(self, message: Message) -> None:
+        if _wants_final_receipt(message.registered_delivery, message.status):
+            # Still owed to the ESME: it counts against max_queued until acknowledged, so an
+            # ESME that cannot keep up with receipts meets ESME_RMSGQFUL instead of growing
+            # the daemon's memory without bound.
+            self._emit(message, message.status, intermediate=False)
+        else:
+            self._release_one(message.system_id)
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
         pdu = build_receipt(message, code, intermediate=intermediate)

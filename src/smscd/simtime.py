@@ -49,19 +49,22 @@ class SimulationTime:
         """Wake every waiter to look again (something other than the clock changed)."""
         self._changed.unpark_all()
 
-    async def wait_until(self, sim_time: float | None) -> None:
+    async def wait_until(self, sim_time: float | None, *, slack: float = 0.0) -> None:
         """Return once simulation time reaches `sim_time`, or earlier after any change.
 
         Callers loop: do the work due now, then wait for the next due time. Returning early on
         a change (advance, rate, poke) lets them recompute; None waits for a change only.
+
+        Args:
+            slack: real seconds to wait beyond a future deadline, so that events due close
+                together are handled in one wake-up instead of one each.
         """
-        deadline = (
-            None if sim_time is None else self.clock.real_deadline(sim_time, self._current_time())
-        )
-        if deadline is not None and deadline <= self._current_time():
+        now = self._current_time()
+        deadline = None if sim_time is None else self.clock.real_deadline(sim_time, now)
+        if deadline is not None and deadline <= now:
             await trio.lowlevel.checkpoint()
             return
-        with trio.move_on_at(deadline if deadline is not None else float("inf")):
+        with trio.move_on_at(deadline + slack if deadline is not None else float("inf")):
             await self._changed.park()
 
     async def sleep_until(self, sim_time: float) -> None:

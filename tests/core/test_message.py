@@ -130,3 +130,26 @@ def test_restart_after_one_microsecond_cannot_collide() -> None:
     issued = {first.next() for _ in range(500)}  # 500 ids over a 501 µs life
     second = MessageIdGenerator(1_000_000 + 501)
     assert issued.isdisjoint({second.next() for _ in range(500)})
+
+
+def test_record_codes_stops_after_the_first_final_code() -> None:
+    message = Message(
+        message_id="1",
+        system_id="acme",
+        source=Address(5, 0, "Shop"),
+        destination=Address(1, 1, "46700000001"),
+        payload=b"hi",
+        submit_time=100.0,
+    )
+    message.record_codes((Code.QUEUED, Code.SENDING), 101.0)
+    message.record_codes((Code.DELIVERED_TO_HANDSET, Code.EXPIRED), 102.0)
+    assert [(e.code, e.at) for e in message.history] == [
+        (101, 100.0),
+        (102, 101.0),
+        (110, 101.0),
+        (201, 102.0),
+    ]
+    assert type(message.history[1].code) is int
+    assert (message.status, message.done_time) == (201, 102.0)
+    with pytest.raises(ValueError, match="final"):
+        message.record_codes((Code.EXPIRED,), 103.0)

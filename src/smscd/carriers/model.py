@@ -324,6 +324,10 @@ def _strike_stage(code: int) -> int:
     return _HANDSET
 
 
+# Asked once per message: the table once, instead of the chain of tests.
+_STAGE_OF: dict[int, int] = {code: _strike_stage(code) for code in STATUS_CODES if code >= 200}
+
+
 def _valid_number(destination: str) -> bool:
     number = destination.removeprefix("+")
     return 1 <= len(number) <= 15 and number.isascii() and number.isdigit()
@@ -387,7 +391,7 @@ class _Pending:
         self.magic = magic
         # A 1xx magic code: the last status reached before the message stops.
         self.stop: int | None = outcome if outcome < 200 else None
-        self.stage = _strike_stage(outcome) if outcome >= 200 else -1
+        self.stage = _STAGE_OF.get(outcome, -1)
         self.attempts = 0
         # The last attempt actually made, and the attempt count then.
         self.base_at = submit_time
@@ -445,7 +449,8 @@ class CarrierModel:
         *,
         source: str = "",
         concat: tuple[int, int, int] | None = None,
-    ) -> None:
+        immediate: bool = False,
+    ) -> tuple[int, ...]:
         """Take a message the router has accepted (and recorded 102 Queued for).
 
         Args:
@@ -459,6 +464,12 @@ class CarrierModel:
             scheduled_time: schedule_delivery_time as an absolute time, None for at once.
             source: the sender, shown in the handset's inbox.
             concat: ``(reference, total, sequence)`` of a concatenated part.
+            immediate: run the first step now when it is due at ``submit_time`` and return its
+                codes (the caller reports them at ``submit_time``), instead of leaving it to
+                the next ``advance``.
+
+        Returns:
+            With ``immediate``, the codes reached at ``submit_time`` (e.g. (103, 110)); else ().
 
         Raises:
             ValueError: ``message_id`` is already pending.
@@ -489,7 +500,11 @@ class CarrierModel:
         start = submit_time
         if record.stage != _QUEUE and scheduled_time is not None:
             start = max(submit_time, scheduled_time)
+        if immediate and start <= submit_time:
+            # The first step is due now: run it here rather than through the heap.
+            return self._step(message_id, record, _START, start)
         self._push(record, message_id, start, _START)
+        return ()
 
     def cancel(self, message_id: str) -> bool:
         """Withdraw a pending message; True if it was pending (the caller records 203)."""

@@ -25,6 +25,10 @@ log = structlog.get_logger("smscd.carriers.simulated")
 # Transitions reported between two checkpoints: bounds how long a huge clock jump holds the
 # event loop away from the sessions.
 _BATCH = 2000
+# Real seconds run() may sleep past its next event, so that events due within a millisecond
+# are worked in one wake-up. Each transition is still recorded at its own simulation time;
+# only its report (and receipt) may come up to this much later.
+_WAKE_SLACK = 0.001
 
 
 class SimulatedCarrier:
@@ -35,15 +39,18 @@ class SimulatedCarrier:
         self.profile = profile
         self.model = CarrierModel(profile, rng)
         self._time = time
-        # True while run() waits: only then does new work need to wake it (waking costs an
-        # unpark of every clock waiter, and submits come thousands a second).
+        # While run() waits, for which simulation time: new work wakes it only when due
+        # earlier (a wake-up unparks every clock waiter, and submits come thousands a second).
         self._waiting = False
+        self._waiting_for = float("inf")
+        self._sink: StatusSink | None = None
 
     # ------------------------------------------------------------------ Carrier protocol
 
     def submit(self, message: Message) -> None:
         concat = message.concat
-        self.model.accept(
+        model = self.model
+        codes = model.accept(
             message.message_id,
             message.destination.addr,
             message.text or "",
@@ -52,11 +59,19 @@ class SimulatedCarrier:
             message.scheduled_time,
             source=message.source.addr,
             concat=None if concat is None else (concat.reference, concat.total, concat.sequence),
+            immediate=self._sink is not None,
         )
-        # The model's first step is due at submit time: wake run() unless it is awake already.
+        if codes:
+            assert self._sink is not None
+            # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
+            # without a heap round trip and a wake-up of run() per message.
+            self._sink.on_status(message.message_id, *codes, at=message.submit_time)
+        # run() sleeps until its next event; only an earlier one needs to wake it.
         if self._waiting:
-            self._waiting = False
-            self._time.poke()
+            deadline = model.next_deadline()
+            if deadline is not None and deadline < self._waiting_for:
+                self._waiting = False
+                self._time.poke()
 
     def cancel(self, message_id: str) -> bool:
         return self.model.cancel(message_id)
@@ -76,12 +91,15 @@ class SimulatedCarrier:
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        self._sink = sink
         task_status.started()
         model = self.model
         time = self._time
         while True:
+            deadline = model.next_deadline()
+            self._waiting_for = float("inf") if deadline is None else deadline
             self._waiting = True
-            await time.wait_until(model.next_deadline())
+            await time.wait_until(deadline, slack=_WAKE_SLACK)
             self._waiting = False
             now = time.now()
             # Slices of _BATCH: after a clock jump over many messages, neither a huge list of
