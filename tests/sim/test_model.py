@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from types import MappingProxyType
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smscd.carriers import model as model_module
 from smscd.carriers.model import CarrierModel, HandsetBook, InboxEntry, Transition, magic_code
 from smscd.carriers.profile import (
     Distribution,
@@ -530,3 +532,242 @@ def test_advance_in_slices_reports_the_same_transitions() -> None:
         got += part
     assert got == expected
     assert len(sliced) == len(whole) == 0
+
+
+# ------------------------------------------------------------------ restoring after a restart
+
+
+def restore(
+    m: CarrierModel,
+    last_code: int,
+    last_at: float,
+    now: float,
+    *,
+    destination: str = NUMBER,
+    deadline: float | None = None,
+    scheduled: float | None = None,
+    message_id: str = "1",
+) -> None:
+    m.restore(
+        message_id,
+        destination,
+        "hello",
+        T0,
+        deadline,
+        scheduled,
+        source="Shop",
+        last_code=last_code,
+        last_at=last_at,
+        now=now,
+    )
+
+
+@pytest.mark.parametrize(
+    ("last_code", "last_at", "now", "expected"),
+    [
+        (102, T0, T0 + 50, [((103, 110), T0 + 50), ((111,), T0 + 51), ((112, 113), T0 + 53)]),
+        (103, T0, T0 + 50, [((111,), T0 + 51), ((112, 113), T0 + 53)]),
+        (110, T0, T0 + 50, [((111,), T0 + 51), ((112, 113), T0 + 53)]),
+        (111, T0 + 1, T0 + 50, [((112, 113), T0 + 52)]),
+        (113, T0 + 3, T0 + 50, []),
+        # A clock restored behind the last status: the restart counts from that status.
+        (111, T0 + 1, T0, [((112, 113), T0 + 3)]),
+    ],
+)
+def test_restore_goes_on_from_the_last_status_with_the_hop_started_again(
+    last_code: int, last_at: float, now: float, expected: list[tuple[tuple[int, ...], float]]
+) -> None:
+    m = model()
+    restore(m, last_code, last_at, now)
+    end = (expected[-1][1] if expected else max(now, last_at)) + 3
+    assert steps(run(m)) == [*expected, ((201,), end)]
+    assert m.inbox(NUMBER) == (InboxEntry("Shop", "hello", end),)
+
+
+def test_restored_scheduled_message_waits_for_its_time() -> None:
+    m = model()
+    restore(m, 102, T0, T0 + 10, scheduled=T0 + H)
+    assert m.next_deadline() == T0 + H
+    assert steps(run(m)) == [(c, at + H) for c, at in DELIVERED]
+    late = model()  # the schedule passed while the daemon was down: at the restart
+    restore(late, 102, T0, T0 + 2 * H, scheduled=T0 + H)
+    assert steps(run(late))[0] == ((103, 110), T0 + 2 * H)
+
+
+def test_restored_message_waiting_for_an_offline_handset_keeps_its_retry_slots() -> None:
+    """Retries at +63, +663, +1263, +1863 (112 at +3): the same as without the restart."""
+    uninterrupted = model()
+    uninterrupted.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1, until=T0 + 1800)
+    uninterrupted.accept("1", NUMBER, "hello", T0, source="Shop")
+    assert steps(run(uninterrupted, T0 + 700))[-1] == ((112,), T0 + 3)
+    state = uninterrupted.save_state()
+    assert state is not None
+
+    m = model()
+    m.load_state(state)
+    restore(m, 112, T0 + 3, T0 + 700)
+    assert m.waiting_reason("1") == 503
+    assert steps(run(m)) == steps(run(uninterrupted)) == [((113,), T0 + 1863), ((201,), T0 + 1866)]
+
+
+def test_a_handset_back_during_the_downtime_gets_the_first_slot_after_the_restart() -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.NO_COVERAGE, T0 - 1, until=T0 + 600)
+    restore(m, 112, T0 + 3, T0 + 700)
+    assert m.waiting_reason("1") == 502
+    # A change dated inside the downtime cannot bring the attempt back into it.
+    m.set_handset(NUMBER, HandsetState.ONLINE, T0 + 650)
+    assert steps(run(m)) == [((113,), T0 + 1263), ((201,), T0 + 1266)]
+
+
+@pytest.mark.parametrize(
+    ("last_code", "last_at"), [(102, T0), (110, T0), (111, T0 + 1), (112, T0 + 3), (113, T0 + 3)]
+)
+def test_a_deadline_passed_during_the_downtime_expires_at_the_deadline(
+    last_code: int, last_at: float
+) -> None:
+    m = model()
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0)
+    restore(m, last_code, last_at, T0 + 2 * H, deadline=T0 + H)
+    assert steps(run(m)) == [((202,), T0 + H)]
+    assert not m.is_pending("1") and m.inbox(NUMBER) == ()
+
+
+def test_a_deadline_before_the_restarted_hop_ends_it() -> None:
+    m = model()
+    restore(m, 110, T0, T0 + 50, deadline=T0 + 52)
+    assert steps(run(m)) == [((111,), T0 + 51), ((202,), T0 + 52)]
+
+
+@pytest.mark.parametrize("code", [101, 102, 103, 104, 110, 111, 112, 113, 114])
+def test_a_magic_stop_reached_before_the_restart_stays_stopped(code: int) -> None:
+    m = model()
+    restore(m, code, T0 + 3, T0 + H, destination=f"999{code}")
+    assert run(m, T0 + 72 * H - 1) == [] and m.is_pending("1")
+    assert steps(run(m)) == [((202,), T0 + 72 * H)]
+
+
+@pytest.mark.parametrize(
+    ("destination", "last_code", "expected"),
+    [
+        ("999113", 111, [((112, 113), T0 + H + 2), ((202,), T0 + 72 * H)]),
+        ("999511", 110, [((511,), T0 + H + 1)]),
+        ("999503", 112, [((202,), T0 + 72 * H)]),
+        ("999202", 112, [((202,), T0 + 72 * H)]),
+        ("999201", 113, [((201,), T0 + H + 3)]),
+    ],
+)
+def test_restored_magic_numbers_end_as_in_accept(
+    destination: str, last_code: int, expected: list[tuple[tuple[int, ...], float]]
+) -> None:
+    m = model()
+    restore(m, last_code, T0, T0 + H, destination=destination)
+    assert steps(run(m)) == expected
+
+
+def test_the_redrawn_outcome_is_one_the_message_can_still_meet() -> None:
+    profile = attrs.evolve(PROFILE, outcomes=MappingProxyType({201: 1.0, 511: 1.0, 404: 1.0}))
+    m = model(profile)
+    for index in range(300):
+        m.restore(str(index), NUMBER, "x", T0, last_code=112, last_at=T0, now=T0 + 1)
+        m.restore(f"q{index}", NUMBER, "x", T0, last_code=102, last_at=T0, now=T0 + 1)
+    transitions = run(m)
+    finals = {t.message_id: t.codes[-1] for t in transitions if is_final(t.codes[-1])}
+    assert {code for i, code in finals.items() if not i.startswith("q")} == {201}
+    assert {code for i, code in finals.items() if i.startswith("q")} == {201, 404, 511}
+
+
+def test_restore_refuses_a_pending_id_and_a_final_status() -> None:
+    m = model()
+    m.accept("1", NUMBER, "x", T0)
+    with pytest.raises(ValueError, match="already pending"):
+        restore(m, 102, T0, T0)
+    with pytest.raises(ValueError, match="cannot resume from status 201"):
+        restore(m, 201, T0, T0, message_id="2")
+
+
+# ------------------------------------------------------------------ saved state
+
+
+def test_save_and_load_state_round_trip_the_rules_added_at_run_time() -> None:
+    profile = attrs.evolve(
+        PROFILE, handsets=(HandsetRule(pattern="4679*", state=HandsetState.BARRED),)
+    )
+    first = model(profile)
+    assert first.save_state() is None  # the profile's rules are rebuilt from the profile
+    first.set_handset("+4670*", HandsetState.OFFLINE, T0, until=T0 + H)
+    first.set_handset(NUMBER, HandsetState.NO_COVERAGE, T0 + 10)
+    first.set_max_age("4670*", 60.0, T0, until=T0 + 2 * H)
+    first.set_max_age(NUMBER, None)
+    state = first.save_state()
+    assert state is not None and first.save_state() is state  # encoded once until a change
+    assert [rule["pattern"] for rule in json.loads(state)["handsets"]] == [
+        "4670*",
+        NUMBER,
+        "4670*",
+        NUMBER,
+    ]
+
+    second = model(profile)
+    second.load_state(state)
+    assert second.handsets.settings() == first.handsets.settings()
+    assert second.save_state() == state
+    for number in (NUMBER, "46702", "46791"):
+        for at in (T0 - 1, T0, T0 + 5, T0 + 10, T0 + H, T0 + 2 * H):
+            assert second.handsets.state_at(number, at) is first.handsets.state_at(number, at)
+            assert second.handsets.max_age(number, at) == first.handsets.max_age(number, at)
+
+
+def test_inboxes_survive_in_the_state_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = model()
+    first.accept("1", NUMBER, "Hello, ", T0, source="Shop", concat=(7, 2, 1))
+    first.accept("2", "46702", "hi", T0, source="Acme")
+    run(first, T0 + 100)  # part 2 never comes: shown with it missing after the timeout
+    first.accept("3", "46703", "yo", T0 + 200, source="Acme")
+    first.accept("4", "46703", "again", T0 + 300, source="Acme")
+    run(first)
+    second = model()
+    second.load_state(first.save_state() or "")
+    for number in (NUMBER, "46702", "46703"):
+        assert second.inbox(number) == first.inbox(number)
+    assert second.inbox(NUMBER)[0].missing == (2,)
+
+    monkeypatch.setattr(model_module, "INBOX_SAVED_ENTRIES", 3)
+    first.accept("5", "46703", "more", T0 + 400, source="Acme")
+    run(first)
+    bounded = model()
+    bounded.load_state(first.save_state() or "")
+    # The latest entries of the latest numbers: 46703 was delivered to last.
+    assert [entry.text for entry in bounded.inbox("46703")] == ["yo", "again", "more"]
+    assert bounded.inbox(NUMBER) == bounded.inbox("46702") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("not json", "not JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"version": 2}', "version: 2 is not 1"),
+        ('{"version": 1, "handsets": {}}', "handsets: must be an array"),
+        ('{"version": 1, "handsets": [{"state": "offline"}]}', "pattern: must be a string"),
+        (
+            '{"version": 1, "handsets": [{"pattern": "1", "state": "sleepy"}]}',
+            r"handsets\[1\]\.state: 'sleepy' is not a handset state \(online, offline,",
+        ),
+        (
+            '{"version": 1, "handsets": [{"pattern": "1", "start": 5, "until": 5}]}',
+            "until: 5.0 is not after start 5.0",
+        ),
+        ('{"version": 1, "handsets": [{"pattern": "1", "start": true}]}', "must be a finite"),
+        ('{"version": 1, "handsets": [{"pattern": "1", "max_age": NaN}]}', "must be a finite"),
+        ('{"version": 1, "handsets": [{"pattern": "1", "colour": "red"}]}', "unknown keys"),
+        ('{"version": 1, "inboxes": [["1", [["a", "b", 1.0]]]]}', r"inboxes\[0\]\[1\]\[0\]"),
+        ('{"version": 1, "inboxes": [["1", [["a", "b", 1.0, 1.5, []]]]]}', "whole numbers"),
+    ],
+)
+def test_load_state_rejects_garbage_and_applies_nothing(text: str, words: str) -> None:
+    m = model()
+    valid = '{"pattern": "2", "state": "offline"}'
+    with pytest.raises(ValueError, match=words):
+        m.load_state(text.replace('"handsets": [{', f'"handsets": [{valid}, {{'))
+    assert m.handsets.settings() == () and m.save_state() is None

@@ -7,7 +7,7 @@ receiver would get), and the message history from the store.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import attrs
@@ -46,6 +46,8 @@ FIXED = Profile(
     ),
     retry_schedule=(300.0, 900.0, 1800.0),
 )
+# A message's history with FIXED until it reaches the carrier, in seconds from T0.
+TO_CARRIER = [(101, 0.0), (102, 0.0), (103, 0.0), (110, 0.0), (111, 1.0), (112, 3.0)]
 ACME = Account(system_id="acme", password="pw", max_queued=100_000, virtual_numbers=("72000",))
 SHOP = Account(system_id="shop", password="pw", virtual_numbers=("46700000000",))
 
@@ -91,9 +93,18 @@ class Sim:
 
 @asynccontextmanager
 async def simulator(
-    profile: Profile = FIXED, *, seed: int = 1, rate: float = 1.0, routes: RouteTable | None = None
+    profile: Profile = FIXED,
+    *,
+    seed: int = 1,
+    rate: float = 1.0,
+    routes: RouteTable | None = None,
+    start: float = T0,
+    state: str | None = None,
+    resume: Sequence[Message] = (),
 ) -> AsyncIterator[Sim]:
-    time = SimulationTime(T0, rate)
+    """A router and carrier; a restarted one with ``start``, ``state`` and ``resume`` (the
+    carrier's saved state and the messages pending in the store), as the daemon does."""
+    time = SimulationTime(start, rate)
     carrier = SimulatedCarrier("sim", profile, random.Random(seed), time)
     router = Router(
         store=MemoryStore(10 * 24 * H, 100_000),
@@ -106,6 +117,14 @@ async def simulator(
         routes=routes,
         virtual_numbers={"72000": "acme", "46700000000": "shop"},
     )
+    if state is not None:
+        carrier.load_state(state)
+    for message in resume:
+        router.store.add(message)
+        account = router.accounts.get(message.system_id)
+        assert account is not None
+        account.queued += 1
+        router.resume(message)
     async with trio.open_nursery() as nursery:
         await nursery.start(carrier.run, router)
         yield Sim(router, carrier, time)
@@ -123,16 +142,7 @@ async def test_full_lifecycle_is_recorded_at_simulation_times(
     async with simulator() as sim:
         message_id = sim.submit()
         await trio.sleep(10)
-        assert sim.history(message_id) == [
-            (101, 0.0),
-            (102, 0.0),
-            (103, 0.0),
-            (110, 0.0),
-            (111, 1.0),
-            (112, 3.0),
-            (113, 3.0),
-            (201, 6.0),
-        ]
+        assert sim.history(message_id) == [*TO_CARRIER, (113, 3.0), (201, 6.0)]
         [receipt] = sim.deliveries()
         fields = parse_receipt(receipt.short_message.decode())
         assert (fields.stat, fields.err) == ("DELIVRD", 201)
@@ -421,3 +431,119 @@ async def test_submit_to_another_accounts_virtual_number_loops_back_as_mo() -> N
         assert sim.message(message_id).status == Code.DELIVERED_TO_HANDSET
         [receipt] = sim.deliveries("acme")
         assert b"err:201" in receipt.short_message
+
+
+# --- restart -------------------------------------------------------------------------------
+
+
+def stopped(sim: Sim, message_id: str) -> Message:
+    """The message as the store would give it back after a restart."""
+    message = sim.message(message_id)
+    return attrs.evolve(message, history=list(message.history))
+
+
+async def run_and_stop(
+    seconds: float, *, offline: bool = False, **fields: object
+) -> tuple[Message, str | None]:
+    """Submit one message, run `seconds` of simulation time, stop: the message and the
+    carrier's state, as a restart finds them."""
+    async with simulator(rate=0.0) as sim:
+        if offline:
+            sim.carrier.set_handset(NUMBER, HandsetState.OFFLINE)
+        message_id = sim.submit(**fields)
+        sim.time.advance(seconds)
+        await settle()
+        return stopped(sim, message_id), sim.carrier.save_state()
+
+
+async def test_restart_resumes_a_waiting_message_with_its_handset_rules_and_inboxes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with simulator() as sim:
+        # Retries at +303 and +1203: the handset is back at +600.
+        sim.carrier.set_handset(NUMBER, HandsetState.OFFLINE, start=T0, until=T0 + 600)
+        sim.carrier.set_max_age("4670*", 3600.0)
+        message_id = sim.submit()
+        sim.submit(destination_addr="46702222222")
+        await trio.sleep(100)
+        state = sim.carrier.save_state()
+        message = stopped(sim, message_id)
+    assert state is not None and message.status == Code.DELIVERED_TO_CARRIER
+    async with simulator(start=T0 + 400, state=state, resume=[message]) as sim:
+        assert sim.carrier.model.waiting_reason(message_id) == 503
+        assert sim.carrier.handset_state(NUMBER) is HandsetState.OFFLINE
+        assert sim.carrier.handset_max_age(NUMBER) == 3600.0
+        await trio.sleep(H)
+        assert sim.history(message_id) == [*TO_CARRIER, (113, 1203.0), (201, 1206.0)]
+        [receipt] = sim.deliveries()
+        assert b"stat:DELIVRD err:201" in receipt.short_message
+        assert [entry.text for entry in sim.carrier.inbox("46702222222")] == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("stop", "rest"),
+    [
+        (0.0, [(111, 101.0), (112, 103.0), (113, 103.0), (201, 106.0)]),
+        (2.0, [(112, 104.0), (113, 104.0), (201, 107.0)]),
+        (4.0, [(201, 107.0)]),
+    ],
+    ids=["at-110", "at-111", "at-113"],
+)
+async def test_restart_repeats_no_status_and_starts_the_hop_again(
+    stop: float, rest: list[tuple[int, float]]
+) -> None:
+    message, _ = await run_and_stop(stop)
+    before = [(e.code, e.at - T0) for e in message.history]
+    async with simulator(rate=0.0, start=T0 + stop + 100, resume=[message]) as sim:
+        sim.time.advance(H)
+        await settle()
+        assert sim.history(message.message_id) == before + rest
+
+
+async def test_restart_keeps_a_scheduled_message_waiting_for_its_time() -> None:
+    message, _ = await run_and_stop(10, schedule_delivery_time="000000010000000R")
+    message_id = message.message_id
+    async with simulator(rate=0.0, start=T0 + 100, resume=[message]) as sim:
+        sim.time.advance(H - 101)
+        await settle()
+        assert sim.message(message_id).status == Code.QUEUED
+        sim.time.advance(H)
+        await settle()
+        assert sim.history(message_id)[2:] == [
+            (103, H),
+            (110, H),
+            (111, H + 1),
+            (112, H + 3),
+            (113, H + 3),
+            (201, H + 6),
+        ]
+
+
+async def test_restart_after_the_deadline_expires_the_message_at_its_deadline() -> None:
+    message, state = await run_and_stop(100, offline=True, validity_period="000000010000000R")
+    async with simulator(rate=0.0, start=T0 + 2 * H, state=state, resume=[message]) as sim:
+        await settle()
+        assert sim.history(message.message_id)[-2:] == [(112, 3.0), (202, H)]
+        [receipt] = sim.deliveries()
+        fields = parse_receipt(receipt.short_message.decode())
+        assert (fields.stat, fields.err) == ("EXPIRED", 202)
+        assert fields.done_date is not None and fields.done_date.timestamp() == T0 + H
+
+
+async def test_restart_leaves_a_magic_stop_stopped() -> None:
+    message, _ = await run_and_stop(10, destination_addr="999112")
+    message_id = message.message_id
+    assert message.status == Code.DELIVERED_TO_CARRIER
+    async with simulator(rate=0.0, start=T0 + H, resume=[message]) as sim:
+        sim.time.advance(70 * H)
+        await settle()
+        assert sim.message(message_id).status == Code.DELIVERED_TO_CARRIER
+        sim.time.advance(2 * H)
+        await settle()
+        assert sim.history(message_id)[-2:] == [(112, 3.0), (202, 72 * H)]
+
+
+async def test_load_state_refuses_garbage() -> None:
+    async with simulator(rate=0.0) as sim:
+        with pytest.raises(ValueError, match="carrier state: text: not JSON"):
+            sim.carrier.load_state("{")

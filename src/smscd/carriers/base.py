@@ -41,6 +41,18 @@ class Carrier(Protocol):
     def replace(self, message: Message) -> bool:
         """replace_sm changed a pending message (text, validity, schedule); True if pending."""
 
+    def restore(self, message: Message) -> None:
+        """Take back a message that was pending when the daemon stopped (from the durable
+        store, with its history): continue its journey from its last recorded status, on the
+        simulation clock, without repeating the statuses it already reached."""
+
+    def save_state(self) -> str | None:
+        """The carrier's own state worth surviving a restart (e.g. handset rules), as text;
+        None when it has none. Called when the daemon persists its state."""
+
+    def load_state(self, state: str) -> None:
+        """Restore what ``save_state`` returned, before any ``restore`` or ``submit``."""
+
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:

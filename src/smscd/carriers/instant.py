@@ -15,6 +15,8 @@ from smscd.carriers.base import StatusSink
 from smscd.message import Message
 from smscd.status import Code
 
+_DELIVERY = (int(Code.SENDING), int(Code.DELIVERED_TO_HANDSET))
+
 
 class InstantCarrier:
     name = "instant"
@@ -23,6 +25,8 @@ class InstantCarrier:
         self._delay = delay
         self._queue: deque[tuple[float, str]] = deque()
         self._pending: set[str] = set()
+        # Restored messages that already reached 110 Sending.
+        self._sent: set[str] = set()
         self._wakeup = trio.lowlevel.ParkingLot()
         # run() swaps in the run's clock itself, which trio.current_time reaches through two
         # more Python calls; submit asks it once per message.
@@ -48,6 +52,19 @@ class InstantCarrier:
         # Nothing to change: the text is not looked at and the delay is fixed.
         return message.message_id in self._pending
 
+    def restore(self, message: Message) -> None:
+        # Nothing depends on how far it got: deliver it after the delay, counted from now,
+        # without reporting 110 Sending twice.
+        if message.status >= Code.SENDING:
+            self._sent.add(message.message_id)
+        self.submit(message)
+
+    def save_state(self) -> str | None:
+        return None
+
+    def load_state(self, state: str) -> None:
+        pass
+
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -68,6 +85,10 @@ class InstantCarrier:
                 if message_id not in pending:
                     continue
                 pending.discard(message_id)
-                sink.on_status(message_id, Code.SENDING, Code.DELIVERED_TO_HANDSET)
+                if self._sent and message_id in self._sent:
+                    self._sent.discard(message_id)
+                    sink.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+                    continue
+                sink.on_status(message_id, *_DELIVERY)
             # Let sessions run between large batches instead of starving them.
             await trio.lowlevel.checkpoint()

@@ -57,6 +57,41 @@ Choices, and why:
   InvalidRecipient at once; **banned words** with 404 ContentRejected at once.
 * **Ties at the deadline**: anything due exactly at the validity deadline loses to expiry.
 
+Restoring after a restart (``restore``): a message goes on from the last status recorded for
+it, never repeating one. The restart time R is ``max(now, time of that status)``. The hop that
+was under way when the daemon stopped starts over at R with a new latency draw (the network
+did not work on it while the daemon was down); validity deadlines stay absolute:
+
+* 101/102 Queued: 103 Funded, 110 Sending at R, or at schedule_delivery_time if later.
+* 103 or 110 Sending: 111 after a gateway latency from R; 111: 112 after a carrier latency.
+* 112 DeliveredToCarrier (the first attempt found the handset off or out of coverage): the
+  retry schedule goes on from the time of 112, so the next attempt is the first scheduled one
+  at or after R (those that fell in the downtime are lost), then as usual. Until it,
+  ``waiting_reason`` reflects the handset's state at the time of 112.
+* 113 DeliveredToGSM: the handset hop again, after a handset latency from R.
+* A deadline at or before the next step ends the message with 202 at the deadline, also
+  when the deadline passed during the downtime.
+* The outcome is decided again: magic numbers, invalid destinations and banned words as in
+  ``accept`` (a magic 1xx stop already reached stays stopped; magic 202/502/503 at 112 keep
+  waiting); an ordinary number draws anew among the outcomes the message can still meet at
+  that stage (one at 112 can no longer fail with 511 at the gateway), or from the whole mix
+  when none of those has a weight.
+
+``save_state`` keeps what the profile cannot rebuild, as JSON: the handset rules added after
+the profile's own, in order, and the latest inboxes (``INBOX_SAVED_ENTRIES`` entries at most)::
+
+    {"version": 1,
+     "handsets": [{"pattern": "4670*", "state": "offline", "start": 1800000000.0,
+                   "until": 1800003600.0},
+                  {"pattern": "46701234567", "max_age": 7200.0, "start": null, "until": null}],
+     "inboxes": [["46701234567", [["Shop", "hello", 1800000006.0, 1, []]]]]}
+
+A rule has ``state`` and/or ``max_age`` (null: no limit) when it sets them; ``start`` and
+``until`` are simulation times, null for unbounded. Inboxes are ``[number, entries]``, the
+least recently delivered-to number first, entries ``[source, text, at, parts, missing]``
+oldest first. Reassembly buffers of the phones are not kept: a part delivered before a
+restart whose sibling arrives after it shows as a message with a part missing.
+
 Efficiency: one record per pending message (slots) and one heap of ``(time, seq, message_id,
 kind)`` events with exactly one live entry per pending message: its next step, or its expiry
 when the next step would come at or after the deadline (or never, for a parked message). A
@@ -70,11 +105,12 @@ from __future__ import annotations
 import fnmatch
 import heapq
 import itertools
+import json
 import math
 import random
 import re
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import cast
 
 import attrs
@@ -87,6 +123,7 @@ from smscd.status import STATUS_CODES, Code
 __all__ = [
     "CarrierModel",
     "HandsetBook",
+    "HandsetSetting",
     "InboxEntry",
     "Transition",
     "magic_code",
@@ -105,6 +142,9 @@ _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM)
 # received one. A load test sends millions of messages; the inboxes must not keep them all.
 INBOX_ENTRIES_PER_NUMBER = 100
 INBOX_NUMBERS = 10_000
+# How many inbox entries save_state keeps (the latest numbers' first): the daemon saves the
+# state every second, and all the inboxes together could hold a million entries.
+INBOX_SAVED_ENTRIES = 5000
 
 
 @fast_frozen
@@ -145,8 +185,11 @@ class InboxEntry:
 
 
 @attrs.frozen
-class _Rule:
+class HandsetSetting:
+    """One ``HandsetBook.set`` call as it was given (``pattern`` without ``+``)."""
+
     seq: int
+    pattern: str
     state: HandsetState | None
     start: float
     end: float
@@ -179,8 +222,10 @@ class HandsetBook:
 
     def __init__(self, default_max_age: float | None = None) -> None:
         self._default_max_age = default_max_age
-        self._exact: dict[str, list[_Rule]] = {}
-        self._patterns: list[tuple[Callable[[str], bool], _Rule]] = []
+        self._exact: dict[str, list[HandsetSetting]] = {}
+        self._patterns: list[tuple[Callable[[str], bool], HandsetSetting]] = []
+        # Every call in order, for persisting; the lookups above never read it.
+        self._settings: list[HandsetSetting] = []
         self._seq = itertools.count()
 
     def set(
@@ -209,19 +254,24 @@ class HandsetBook:
         if not end > start:
             raise ValueError(f"end {end} must be after start {start}")
         pattern = pattern.removeprefix("+")
-        rule = _Rule(next(self._seq), state, start, end, max_age, set_max_age)
+        rule = HandsetSetting(next(self._seq), pattern, state, start, end, max_age, set_max_age)
+        self._settings.append(rule)
         match = _matcher(pattern)
         if match is None:
             self._exact.setdefault(pattern, []).append(rule)
         else:
             self._patterns.append((match, rule))
 
-    def _latest(self, number: str, at: float, *, age: bool) -> _Rule | None:
+    def settings(self, start: int = 0) -> tuple[HandsetSetting, ...]:
+        """The ``set`` calls so far, oldest first, from the ``start``-th (counted from 0)."""
+        return tuple(self._settings[start:])
+
+    def _latest(self, number: str, at: float, *, age: bool) -> HandsetSetting | None:
         """The latest rule covering ``number`` at ``at`` that sets the state (or the age).
 
         Called once per delivery attempt: a plain loop, no per-call closures or lists.
         """
-        best: _Rule | None = None
+        best: HandsetSetting | None = None
         exact = self._exact.get(number)
         for match, rule in self._patterns:
             if (
@@ -340,6 +390,173 @@ _STATE_CODE = {
     HandsetState.NO_SMS_SUBSCRIPTION: int(Code.MISSING_SMS_SUBSCRIPTION),
     HandsetState.BARRED: int(Code.RECIPIENT_REJECTED),
 }
+_WAITING_REASON = {
+    HandsetState.OFFLINE: int(Code.SUBSCRIBER_OFFLINE),
+    HandsetState.NO_COVERAGE: int(Code.SUBSCRIBER_UNREACHABLE),
+}
+
+# Restoring: the event that follows each status a pending message can have. 104 and 114 are
+# only reached by magic numbers, which stop there.
+_RESUME: dict[int, int] = {
+    101: _START,
+    102: _START,
+    103: _GATEWAY,
+    104: _GATEWAY,
+    110: _GATEWAY,
+    111: _CARRIER,
+    114: _CARRIER,
+    112: _ATTEMPT,
+    113: _HANDSET,
+}
+# By strike stage: the last event a message can have ahead of it with that outcome still to
+# come. _WAIT parks at 112, where a message waiting for its handset also stands.
+_STRIKE_KIND = {
+    _QUEUE: _START,
+    _GATEWAY: _GATEWAY,
+    _CARRIER: _CARRIER,
+    _WAIT: _ATTEMPT,
+    _ATTEMPT: _ATTEMPT,
+    _HANDSET: _HANDSET,
+}
+
+
+def _last_kind(outcome: int) -> int:
+    """The last event a message with this outcome can reach before it strikes."""
+    # A code without a stage (only a profile built in code can have one) ends at the handset.
+    return _STRIKE_KIND.get(_STAGE_OF.get(outcome, _HANDSET), _HANDSET)
+
+
+def _mix(weights: Mapping[int, float]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Outcome codes and their cumulative weights, for ``CarrierModel._draw``."""
+    return tuple(weights), tuple(itertools.accumulate(weights.values()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved state (CarrierModel.save_state / load_state)
+
+_STATE_VERSION = 1
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _setting_json(setting: HandsetSetting) -> dict[str, object]:
+    """One rule as JSON; null for an unbounded start, end or age (JSON has no infinity)."""
+    out: dict[str, object] = {"pattern": setting.pattern}
+    if setting.state is not None:
+        out["state"] = setting.state.value
+    if setting.has_max_age:
+        out["max_age"] = None if setting.max_age == _INF else setting.max_age
+    out["start"] = None if setting.start == -_INF else setting.start
+    out["until"] = None if setting.end == _INF else setting.end
+    return out
+
+
+class _Reader:
+    """Checks one saved state's JSON; every complaint names where it is."""
+
+    @staticmethod
+    def fail(where: str, why: str) -> ValueError:
+        return ValueError(f"carrier state: {where}: {why}")
+
+    def number(self, value: object, where: str, *, empty: float | None = None) -> float:
+        if value is None and empty is not None:
+            return empty
+        # Python's json reads NaN and Infinity; save_state never writes them (null instead).
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise self.fail(where, f"must be a finite number, not {value!r}")
+        return float(value)
+
+    def string(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, f"must be a string, not {value!r}")
+        return value
+
+    def array(self, value: object, where: str, size: int | None = None) -> list[object]:
+        if not isinstance(value, list) or (size is not None and len(value) != size):
+            shape = "an array" if size is None else f"an array of {size}"
+            raise self.fail(where, f"must be {shape}, not {value!r}")
+        return value
+
+    def setting(self, value: object, where: str) -> HandsetSetting:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be an object, not {value!r}")
+        unknown = set(value) - {"pattern", "state", "max_age", "start", "until"}
+        if unknown:
+            raise self.fail(where, f"unknown keys {sorted(unknown)}")
+        pattern = self.string(value.get("pattern"), f"{where}.pattern")
+        if not pattern:
+            raise self.fail(f"{where}.pattern", "is empty")
+        state: HandsetState | None = None
+        if value.get("state") is not None:
+            name = self.string(value["state"], f"{where}.state")
+            try:
+                state = HandsetState(name)
+            except ValueError:
+                known = ", ".join(s.value for s in HandsetState)
+                raise self.fail(
+                    f"{where}.state", f"{name!r} is not a handset state ({known})"
+                ) from None
+        max_age = value.get("max_age")
+        if max_age is not None:
+            max_age = self.number(max_age, f"{where}.max_age")
+        start = self.number(value.get("start"), f"{where}.start", empty=-_INF)
+        end = self.number(value.get("until"), f"{where}.until", empty=_INF)
+        if not end > start:
+            raise self.fail(f"{where}.until", f"{end} is not after start {start}")
+        return HandsetSetting(-1, pattern, state, start, end, max_age, "max_age" in value)
+
+    def entry(self, value: object, where: str) -> InboxEntry:
+        source, text, at, parts, missing = self.array(value, where, 5)
+        count = self.number(parts, f"{where}[3]")
+        numbers = [self.number(n, f"{where}[4]") for n in self.array(missing, f"{where}[4]")]
+        if count != int(count) or any(n != int(n) for n in numbers):
+            raise self.fail(where, "part counts must be whole numbers")
+        return InboxEntry(
+            self.string(source, f"{where}[0]"),
+            self.string(text, f"{where}[1]"),
+            self.number(at, f"{where}[2]"),
+            int(count),
+            tuple(int(n) for n in numbers),
+        )
+
+
+def _parse_state(
+    text: str,
+) -> tuple[list[HandsetSetting], list[tuple[str, list[InboxEntry]]]]:
+    """The rules and inboxes of a ``save_state`` text, all checked before any is applied."""
+    read = _Reader()
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError) as exc:  # a JSONDecodeError is a ValueError
+        raise read.fail("text", f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise read.fail("text", "must be a JSON object")
+    if data.get("version") != _STATE_VERSION:
+        raise read.fail("version", f"{data.get('version')!r} is not {_STATE_VERSION}")
+    settings = [
+        read.setting(value, f"handsets[{index}]")
+        for index, value in enumerate(read.array(data.get("handsets", []), "handsets"))
+    ]
+    inboxes: list[tuple[str, list[InboxEntry]]] = []
+    for index, value in enumerate(read.array(data.get("inboxes", []), "inboxes")):
+        where = f"inboxes[{index}]"
+        number, entries = read.array(value, where, 2)
+        inboxes.append(
+            (
+                read.string(number, f"{where}[0]"),
+                [
+                    read.entry(entry, f"{where}[1][{n}]")
+                    for n, entry in enumerate(read.array(entries, f"{where}[1]"))
+                ],
+            )
+        )
+    return settings, inboxes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,6 +639,8 @@ class CarrierModel:
                 max_age=rule.max_message_age,
                 set_max_age=rule.max_message_age is not None,
             )
+        # The profile's own rules come first; only the ones added later are saved.
+        self._standing = len(profile.handsets)
         self._rng = rng
         self._pending: dict[str, _Pending] = {}
         self._heap: list[tuple[float, int, str, int]] = []
@@ -429,11 +648,21 @@ class CarrierModel:
         self._top_is_done = False
         self._seq = itertools.count()
         self._schedule = profile.retry_schedule
-        self._codes = tuple(profile.outcomes)
-        self._weights = tuple(itertools.accumulate(profile.outcomes.values()))
+        self._mix = _mix(profile.outcomes)
+        # By the event a restored message resumes at: the outcomes it can still meet (a
+        # message past the gateway was not rejected there), else the whole mix.
+        self._resume_mixes: dict[int, tuple[tuple[int, ...], tuple[float, ...]]] = {}
+        for kind in (_START, _GATEWAY, _CARRIER, _ATTEMPT, _HANDSET):
+            left = {c: w for c, w in profile.outcomes.items() if _last_kind(c) >= kind}
+            self._resume_mixes[kind] = _mix(left) if sum(left.values()) > 0 else self._mix
         self._reassembler = Reassembler(profile.reassembly_timeout, max_sets=100_000)
         # Least recently delivered-to number first, for eviction.
         self._inboxes: OrderedDict[str, deque[InboxEntry]] = OrderedDict()
+        # Bumped by every change save_state would see, so an unchanged state is not encoded
+        # again (the daemon asks every second).
+        self._changes = 0
+        self._saved: tuple[int, str | None] = (0, None)
+        self._rules_json: list[str] = []
 
     # ------------------------------------------------------------------ inputs
 
@@ -474,29 +703,9 @@ class CarrierModel:
         Raises:
             ValueError: ``message_id`` is already pending.
         """
-        if message_id in self._pending:
-            raise ValueError(f"message {message_id} is already pending")
-        deadline = self.profile.validity_deadline(submit_time, validity_deadline)
-        magic = magic_code(destination)
-        if magic is not None:
-            outcome = magic
-        elif not _valid_number(destination):
-            outcome = int(Code.INVALID_RECIPIENT)
-        elif self._banned(text):
-            outcome = int(Code.CONTENT_REJECTED)
-        else:
-            outcome = self._draw()
-        record = _Pending(
-            destination=destination.removeprefix("+"),
-            source=source,
-            text=text,
-            concat=concat,
-            submit_time=submit_time,
-            deadline=deadline,
-            outcome=outcome,
-            magic=magic is not None,
+        record = self._admit(
+            message_id, destination, text, submit_time, validity_deadline, source, concat, self._mix
         )
-        self._pending[message_id] = record
         start = submit_time
         if record.stage != _QUEUE and scheduled_time is not None:
             start = max(submit_time, scheduled_time)
@@ -505,6 +714,82 @@ class CarrierModel:
             return self._step(message_id, record, _START, start)
         self._push(record, message_id, start, _START)
         return ()
+
+    # Positional like accept, whose contract it mirrors.
+    def restore(  # noqa: PLR0917
+        self,
+        message_id: str,
+        destination: str,
+        text: str,
+        submit_time: float,
+        validity_deadline: float | None = None,
+        scheduled_time: float | None = None,
+        *,
+        source: str = "",
+        concat: tuple[int, int, int] | None = None,
+        last_code: int,
+        last_at: float,
+        now: float,
+    ) -> None:
+        """Take back a message that was pending when the daemon stopped, to continue from the
+        last status it reached (see "Restoring" in the module text).
+
+        Args:
+            message_id ... concat: as for ``accept``.
+            last_code: the last status recorded for it (101-114).
+            last_at: when that status was reached.
+            now: the simulation time of the restart.
+
+        Raises:
+            ValueError: ``message_id`` is already pending, or ``last_code`` is not a status
+                a pending message can have.
+        """
+        kind = _RESUME.get(last_code)
+        if kind is None:
+            raise ValueError(f"message {message_id}: cannot resume from status {last_code}")
+        record = self._admit(
+            message_id,
+            destination,
+            text,
+            submit_time,
+            validity_deadline,
+            source,
+            concat,
+            self._resume_mixes[kind],
+        )
+        # Never before the last recorded status, whatever the restored clock says.
+        at = max(now, last_at)
+        if record.stop is not None and _STOPS[record.stop][0] < kind:
+            self._push(record, message_id, _INF, _PARKED)  # stopped before the restart
+            return
+        if record.stage == _WAIT and kind >= _ATTEMPT:
+            self._park_unreachable(record, message_id)
+            return
+        latency = self.profile.latency
+        if kind == _START:
+            if record.stage != _QUEUE and scheduled_time is not None:
+                at = max(at, scheduled_time)
+        elif kind == _GATEWAY:
+            at += latency.gateway.sample(self._rng)
+        elif kind == _CARRIER:
+            at += latency.carrier.sample(self._rng)
+        elif kind == _HANDSET:
+            at += latency.handset.sample(self._rng)
+        else:
+            # Waiting at the carrier since last_at: the retry schedule goes on from there.
+            # Slots that fell in the downtime count as attempts made, so that no later
+            # set_handset moves the next attempt back into the downtime.
+            if not record.magic:
+                state = self.handsets.state_at(record.destination, last_at)
+                record.waiting = _WAITING_REASON.get(state)
+            record.base_at = last_at
+            while True:
+                slot, attempts = self._retry_from(record, -_INF)
+                if slot >= at or slot >= record.deadline:
+                    break
+                record.base_at, record.base_attempts = slot, attempts
+            at, record.attempts = slot, attempts
+        self._push(record, message_id, at, kind)
 
     def cancel(self, message_id: str) -> bool:
         """Withdraw a pending message; True if it was pending (the caller records 203)."""
@@ -545,7 +830,11 @@ class CarrierModel:
         """Set the handset state of a number or glob from ``now`` (which may lie in the
         future: a scheduled change) until ``until``. Later calls win over earlier ones."""
         self.handsets.set(pattern, state, now, until)
-        # Waiting messages skip the attempts that cannot succeed (see _attempt). The new rule
+        self._changes += 1
+        self._reschedule(pattern, now)
+
+    def _reschedule(self, pattern: str, now: float) -> None:
+        # Waiting messages skip the attempts that cannot succeed (see _attempt). A new rule
         # may change the outcome of skipped attempts from ``now`` on: move those messages
         # back to their first scheduled attempt at or after ``now``. O(waiting messages);
         # an operator's action, not a per-message one.
@@ -562,6 +851,68 @@ class CarrierModel:
     ) -> None:
         """Set the maximum message age (None: no limit) of the phones matching ``pattern``."""
         self.handsets.set(pattern, None, now, until, max_age=max_age, set_max_age=True)
+        self._changes += 1
+
+    # ------------------------------------------------------------------ persisting
+
+    def save_state(self) -> str | None:
+        """What a restarted model needs besides its pending messages, as JSON text (see
+        "Restoring" in the module text); None when there is nothing to keep."""
+        changes, text = self._saved
+        if changes == self._changes:
+            return text
+        # Rules are only ever added: each is encoded once, however often the inboxes change.
+        rules = self._rules_json
+        for setting in self.handsets.settings(self._standing + len(rules)):
+            rules.append(_dumps(_setting_json(setting)))
+        text = None
+        if rules or self._inboxes:
+            inboxes = _dumps(self._inboxes_json())
+            handsets = ",".join(rules)
+            text = f'{{"version":{_STATE_VERSION},"handsets":[{handsets}],"inboxes":{inboxes}}}'
+        self._saved = (self._changes, text)
+        return text
+
+    def load_state(self, state: str) -> None:
+        """Re-apply what ``save_state`` returned: the handset rules in their order, after the
+        profile's own, and the inboxes. Meant for a new model, before ``restore``.
+
+        Raises:
+            ValueError: ``state`` is not such a text; nothing is applied then.
+        """
+        settings, inboxes = _parse_state(state)
+        for setting in settings:
+            self.handsets.set(
+                setting.pattern,
+                setting.state,
+                setting.start,
+                setting.end,
+                max_age=setting.max_age,
+                set_max_age=setting.has_max_age,
+            )
+            if setting.state is not None and self._pending:
+                self._reschedule(setting.pattern, setting.start)
+        for number, entries in inboxes:
+            for entry in entries:
+                self._show(number, entry)
+        self._changes += 1
+
+    def _inboxes_json(self) -> list[list[object]]:
+        """The latest inboxes, least recently delivered-to number first, up to
+        INBOX_SAVED_ENTRIES entries in all."""
+        room = INBOX_SAVED_ENTRIES
+        saved: list[list[object]] = []
+        for number in reversed(self._inboxes):
+            inbox = self._inboxes[number]
+            kept = list(inbox)[-room:]
+            saved.append(
+                [number, [[e.source, e.text, e.at, e.parts, list(e.missing)] for e in kept]]
+            )
+            room -= len(kept)
+            if room <= 0:
+                break
+        saved.reverse()
+        return saved
 
     # ------------------------------------------------------------------ queries
 
@@ -670,11 +1021,7 @@ class CarrierModel:
             if stage == _CARRIER:
                 return self._end(message_id, outcome)
             if stage == _WAIT:
-                # Magic 202/502/503: at the carrier, unreachable, until the deadline.
-                record.waiting = (
-                    outcome if outcome != Code.EXPIRED else int(Code.SUBSCRIBER_UNREACHABLE)
-                )
-                self._push(record, message_id, _INF, _PARKED)
+                self._park_unreachable(record, message_id)
                 return _AT_CARRIER
             # The first attempt follows at once: one transition (112, 113) or (112, 501).
             attempt = self._attempt(message_id, record, at, stage)
@@ -717,6 +1064,12 @@ class CarrierModel:
         self._push(record, message_id, handset, _HANDSET)
         return _AT_GSM
 
+    def _park_unreachable(self, record: _Pending, message_id: str) -> None:
+        """A 202/502/503 outcome: at the carrier, unreachable, until the deadline."""
+        outcome = record.outcome
+        record.waiting = outcome if outcome != Code.EXPIRED else int(Code.SUBSCRIBER_UNREACHABLE)
+        self._push(record, message_id, _INF, _PARKED)
+
     def _retry_from(self, record: _Pending, earliest: float) -> tuple[float, int]:
         """The first attempt after the record's last real one that is at or after
         ``earliest``, on the retry schedule, and the attempt count at it."""
@@ -750,12 +1103,50 @@ class CarrierModel:
         else:
             heapq.heappush(self._heap, (at, seq, message_id, kind))
 
-    def _draw(self) -> int:
-        codes = self._codes
+    # The positional order follows accept's.
+    def _admit(  # noqa: PLR0917
+        self,
+        message_id: str,
+        destination: str,
+        text: str,
+        submit_time: float,
+        validity_deadline: float | None,
+        source: str,
+        concat: tuple[int, int, int] | None,
+        mix: tuple[tuple[int, ...], tuple[float, ...]],
+    ) -> _Pending:
+        """A new pending record, its outcome decided (drawn from ``mix`` for ordinary
+        numbers); the caller queues its first event."""
+        if message_id in self._pending:
+            raise ValueError(f"message {message_id} is already pending")
+        deadline = self.profile.validity_deadline(submit_time, validity_deadline)
+        magic = magic_code(destination)
+        if magic is not None:
+            outcome = magic
+        elif not _valid_number(destination):
+            outcome = int(Code.INVALID_RECIPIENT)
+        elif self._banned(text):
+            outcome = int(Code.CONTENT_REJECTED)
+        else:
+            outcome = self._draw(mix)
+        record = self._pending[message_id] = _Pending(
+            destination=destination.removeprefix("+"),
+            source=source,
+            text=text,
+            concat=concat,
+            submit_time=submit_time,
+            deadline=deadline,
+            outcome=outcome,
+            magic=magic is not None,
+        )
+        return record
+
+    def _draw(self, mix: tuple[tuple[int, ...], tuple[float, ...]]) -> int:
+        codes, weights = mix
         if len(codes) == 1:
             return codes[0]
-        point = self._rng.random() * self._weights[-1]
-        for code, bound in zip(codes, self._weights, strict=True):
+        point = self._rng.random() * weights[-1]
+        for code, bound in zip(codes, weights, strict=True):
             if point < bound:
                 return code
         return codes[-1]
@@ -789,6 +1180,7 @@ class CarrierModel:
         self._show(destination, entry)
 
     def _show(self, number: str, entry: InboxEntry) -> None:
+        self._changes += 1
         inboxes = self._inboxes
         inbox = inboxes.get(number)
         if inbox is None:

@@ -66,12 +66,43 @@ class SimulatedCarrier:
             # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
             # without a heap round trip and a wake-up of run() per message.
             self._sink.on_status(message.message_id, *codes, at=message.submit_time)
-        # run() sleeps until its next event; only an earlier one needs to wake it.
         if self._waiting:
-            deadline = model.next_deadline()
-            if deadline is not None and deadline < self._waiting_for:
-                self._waiting = False
-                self._time.poke()
+            self._wake_if_sooner()
+
+    def restore(self, message: Message) -> None:
+        # The fields are read as in submit, which keeps its own copy inline: a helper would
+        # cost every submit a call and a tuple.
+        concat = message.concat
+        last = message.history[-1]
+        self.model.restore(
+            message.message_id,
+            message.destination.addr,
+            message.text or "",
+            message.submit_time,
+            message.validity_deadline,
+            message.scheduled_time,
+            source=message.source.addr,
+            concat=None if concat is None else (concat.reference, concat.total, concat.sequence),
+            last_code=last.code,
+            last_at=last.at,
+            now=self._time.now(),
+        )
+        if self._waiting:
+            self._wake_if_sooner()
+
+    def save_state(self) -> str | None:
+        return self.model.save_state()
+
+    def load_state(self, state: str) -> None:
+        self.model.load_state(state)
+        self._time.poke()
+
+    def _wake_if_sooner(self) -> None:
+        # run() sleeps until its next event; only an earlier one needs to wake it.
+        deadline = self.model.next_deadline()
+        if deadline is not None and deadline < self._waiting_for:
+            self._waiting = False
+            self._time.poke()
 
     def cancel(self, message_id: str) -> bool:
         return self.model.cancel(message_id)
