@@ -78,6 +78,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -600,10 +601,24 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
+def fresh_store(config: Path) -> None:
+    """Delete the durable store a benchmark config names, so the run starts empty."""
+    store = tomllib.loads(config.read_text("utf-8")).get("store", {})
+    if store.get("backend", "sqlite") != "sqlite" or not store.get("path"):
+        return
+    path = Path(store["path"])
+    if str(path) == ":memory:":
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class DaemonProcess:
     """smscd run as a child, as users run it; its stderr is drained so it never blocks."""
 
     def __init__(self, config: Path, profile: Path | None) -> None:
+        fresh_store(config)
         python = [sys.executable]
         if profile is not None:
             python += ["-m", "cProfile", "-o", str(profile)]

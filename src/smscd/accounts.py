@@ -1,12 +1,15 @@
 """ESME accounts at run time: bind decisions and the live limits of each account.
 
-The policy is `config.Account`; this module adds the counters. Pure (L1): the caller passes
-time in, so the token bucket is exact under a mock clock and binds are testable without sockets.
+The policy is `config.Account`; this module adds the counters, and the per-address lock-out
+of peers that keep failing to bind. Pure (L1): the caller passes time in, so the token bucket
+is exact under a mock clock and binds are testable without sockets.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 import attrs
 
@@ -98,3 +101,72 @@ class Accounts:
         if state.binds >= policy.max_binds:
             return CommandStatus.ESME_RBINDFAIL
         return CommandStatus.ESME_ROK
+
+
+#: The bind failures that count towards a lock-out: guesses at credentials. A refusal for
+#: max_binds or a bind type is a client misconfigured, not an attack.
+AUTHENTICATION_FAILURES: Final = frozenset(
+    {CommandStatus.ESME_RINVSYSID, CommandStatus.ESME_RINVPASWD}
+)
+
+
+@attrs.define
+class _Strikes:
+    failures: int
+    last_failure: float
+    locked_until: float = -math.inf
+
+
+class BindLockout:
+    """Shuts out an address after repeated failed binds (`smpp.bind_failure_limit`).
+
+    ``limit`` failures from one address, each within ``duration`` of the one before, lock it
+    out for ``duration`` from the last of them. A success does not clear the count: on a shared
+    address a legitimate client must not give a guesser more tries. ``limit`` 0 disables it.
+
+    At most ``max_addresses`` addresses are remembered (a flood from many addresses must not
+    grow memory without bound); past that, the one that failed longest ago is forgotten.
+    """
+
+    __slots__ = ("_duration", "_entries", "_limit", "_max_addresses")
+
+    def __init__(self, limit: int, duration: float, max_addresses: int = 10_000) -> None:
+        self._limit = limit
+        self._duration = duration
+        self._max_addresses = max_addresses
+        # Insertion order is failure order: every failure moves its address to the end.
+        self._entries: dict[str, _Strikes] = {}
+
+    @property
+    def duration(self) -> float:
+        return self._duration
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def locked(self, host: str, now: float) -> bool:
+        """True while ``host`` is shut out."""
+        entry = self._entries.get(host)
+        return entry is not None and now < entry.locked_until
+
+    def record(self, host: str, status: int, now: float) -> bool:
+        """Note a bind refused with ``status``; True when it starts a lock-out (log it then).
+
+        Only ``AUTHENTICATION_FAILURES`` count.
+        """
+        if self._limit <= 0 or status not in AUTHENTICATION_FAILURES:
+            return False
+        entries = self._entries
+        entry = entries.pop(host, None)
+        if entry is None or now - entry.last_failure >= self._duration:
+            entry = _Strikes(0, now)
+            if len(entries) >= self._max_addresses:
+                del entries[next(iter(entries))]
+        entry.failures += 1
+        entry.last_failure = now
+        entries[host] = entry
+        if entry.failures < self._limit:
+            return False
+        entry.failures = 0
+        entry.locked_until = now + self._duration
+        return True

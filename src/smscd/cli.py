@@ -3,12 +3,13 @@ control a running daemon's simulator (handsets, MO messages, the clock) over its
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import attrs
 import click
@@ -16,7 +17,11 @@ import trio
 
 from smscd import __version__
 from smscd.carriers.profile import HandsetState
-from smscd.config import Config, ConfigError, load_config, parse_duration
+from smscd.config import Config, ConfigError, default_store_path, load_config, parse_duration
+from smscd.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from smscd.store.sqlite import SqliteStore
 from smscd.control import (
     API_ENV,
     DEFAULT_API,
@@ -88,6 +93,12 @@ def main() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Play a scenario file from start-up (simulation.scenario).",
 )
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH",
+    help="The SQLite store file (store.path; ':memory:' for a throwaway one).",
+)
 def run(  # noqa: PLR0917 - click passes each option as an argument
     config_path: Path | None,
     smpp_listen: str | None,
@@ -97,6 +108,7 @@ def run(  # noqa: PLR0917 - click passes each option as an argument
     time_scale: float | None,
     seed: int | None,
     scenario: str | None,
+    store_path: str | None,
 ) -> None:
     """Run the SMSC until SIGINT or SIGTERM."""
     from smscd.daemon import Daemon  # noqa: PLC0415 - keep `smscd --help` fast
@@ -112,6 +124,7 @@ def run(  # noqa: PLR0917 - click passes each option as an argument
             time_scale=time_scale,
             seed=seed,
             scenario=scenario,
+            store=store_path,
         )
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -126,9 +139,30 @@ def run(  # noqa: PLR0917 - click passes each option as an argument
         # A carrier, profile or scenario file named by the config failed to load.
         click.echo(f"smscd: configuration error: {exc}", err=True)
         sys.exit(2)
+    except StoreError as exc:
+        click.echo(f"smscd: store error: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"smscd: cannot start: {exc}", err=True)
         sys.exit(1)
+    except BaseExceptionGroup as group:
+        # A listener that cannot bind fails inside the daemon's nurseries, wrapped.
+        cause = _first_os_error(group)
+        if cause is None:
+            raise
+        click.echo(f"smscd: cannot start: {cause}", err=True)
+        sys.exit(1)
+
+
+def _first_os_error(error: BaseException) -> OSError | None:
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 @main.command("check-config")
@@ -353,3 +387,124 @@ def clock(advance: str | None, rate: float | None, api: str, as_json: bool) -> N
         return _Answer(state, format_clock(state))
 
     _control("clock", api, as_json, call)
+
+
+# ------------------------------------------------------------------------------------------
+# smscd store: look after the durable store file
+
+
+@main.group()
+def store() -> None:
+    """Inspect and maintain the SQLite store (the daemon may be running)."""
+
+
+def _store_options(command: _F) -> _F:
+    command = click.option(
+        "--store",
+        "store_path",
+        metavar="PATH",
+        help="The store file (default: store.path of the config, else the data directory).",
+    )(command)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Configuration file whose store.path to use.",
+    )(command)
+
+
+def _open_store(config_path: Path | None, store_path: str | None) -> SqliteStore:
+    from smscd.store.sqlite import SqliteStore  # noqa: PLC0415
+
+    config = _load(config_path)
+    path = Path(store_path) if store_path else (config.store.path or default_store_path())
+    if str(path) != ":memory:" and not path.exists():
+        click.echo(f"smscd store: {path}: no such store", err=True)
+        sys.exit(1)
+    try:
+        return SqliteStore(
+            path,
+            durability=config.store.durability,
+            retention=config.store.retention,
+            max_finished=1,
+            busy_timeout=5.0,
+        )
+    except StoreError as exc:
+        click.echo(f"smscd store: {exc}", err=True)
+        sys.exit(1)
+
+
+@store.command("stats")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def store_stats(config_path: Path | None, store_path: str | None, as_json: bool) -> None:
+    """Count messages (pending, finished), waiting deliver_sm and state rows."""
+    opened = _open_store(config_path, store_path)
+    try:
+        counts = opened.counts()
+    except StoreError as exc:
+        click.echo(f"smscd store: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        opened.close()
+    if as_json:
+        click.echo(json.dumps({"path": opened.path, **counts}))
+        return
+    click.echo(opened.path)
+    for key, value in counts.items():
+        click.echo(f"  {key:<10} {value}")
+
+
+@store.command("vacuum")
+@_store_options
+def store_vacuum(config_path: Path | None, store_path: str | None) -> None:
+    """Rebuild the file to return the space of purged messages to the disk."""
+    opened = _open_store(config_path, store_path)
+    try:
+        opened.vacuum()
+    except StoreError as exc:
+        click.echo(f"smscd store: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        opened.close()
+    click.echo(f"{opened.path}: vacuumed")
+
+
+@store.command("export")
+@_store_options
+@click.option(
+    "--since",
+    metavar="ISO8601",
+    help="Only messages submitted at or after this (simulation) time, e.g. 2026-11-23T00:00Z.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Write to this file instead of standard output.",
+)
+def store_export(
+    config_path: Path | None, store_path: str | None, since: str | None, output: TextIO
+) -> None:
+    """Write every stored message as one JSON object per line."""
+    since_epoch = None
+    if since is not None:
+        try:
+            moment = dt.datetime.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter(
+                f"{since!r} is not an ISO 8601 time", param_hint="--since"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        since_epoch = moment.timestamp()
+    opened = _open_store(config_path, store_path)
+    try:
+        count = opened.export_jsonl(output, since=since_epoch)
+    except StoreError as exc:
+        click.echo(f"smscd store: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        opened.close()
+    click.echo(f"{count} messages exported", err=True)

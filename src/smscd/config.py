@@ -29,6 +29,7 @@ import hmac
 import importlib.resources
 import ipaddress
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +56,7 @@ __all__ = [
     "StoreConfig",
     "TextConfig",
     "default_config_text",
+    "default_store_path",
     "load_config",
     "parse_config",
     "parse_duration",
@@ -70,7 +72,8 @@ _T = TypeVar("_T")
 
 _LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "critical")
 _LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
-_STORE_BACKENDS = ("memory",)
+_STORE_BACKENDS = ("sqlite", "memory")
+_DURABILITY = ("full", "normal")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 # SMPP 3.4 §5.2.1/§5.2.2: system_id is a C-Octet String of 16 octets and password of 9,
 # both counting the terminating NUL.
@@ -410,6 +413,9 @@ class SmppConfig:
     inactivity_timeout: float = 300.0
     max_connections: int = 1000
     drain_timeout: float = 5.0
+    pdu_timeout: float = 30.0
+    bind_failure_limit: int = 10
+    bind_lockout: float = 60.0
 
 
 @attrs.frozen(kw_only=True)
@@ -445,11 +451,33 @@ class DeliveryConfig:
 
 @attrs.frozen(kw_only=True)
 class StoreConfig:
-    """``[store]``: where messages live and for how long after they are final."""
+    """``[store]``: where messages live and for how long after they are final.
 
-    backend: Literal["memory"] = "memory"
-    retention: float = 3600.0
+    Attributes:
+        backend: "sqlite" (durable) or "memory" (lost on exit; tests and load tests).
+        path: the SQLite file; None for the user's data directory (``default_store_path``);
+            ``:memory:`` for an SQLite database that lives as long as the process.
+        durability: "full" (synchronous=FULL: survives power loss) or "normal"
+            (synchronous=NORMAL: survives a crash of the process).
+        batch_size: at most this many changes per transaction (group commit).
+        batch_delay: how long a commit waits for more changes when fewer are waiting.
+        retention: how long final messages are kept (then purged).
+        max_finished: how many final messages are kept in memory for queries.
+    """
+
+    backend: Literal["sqlite", "memory"] = "sqlite"
+    path: Path | None = None
+    durability: Literal["full", "normal"] = "full"
+    batch_size: int = 1000
+    batch_delay: float = 0.002
+    retention: float = 7 * 86400.0
     max_finished: int = 100_000
+
+
+def default_store_path() -> Path:
+    """``$XDG_DATA_HOME/smscd/smscd.db``, or ``~/.local/share/smscd/smscd.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smscd" / "smscd.db"
 
 
 @attrs.frozen(kw_only=True)
@@ -606,6 +634,7 @@ class Config:
         time_scale: float | None = None,
         seed: int | None = None,
         scenario: str | None = None,
+        store: str | None = None,
         source: str = "command line",
     ) -> Config:
         """Returns a copy with command-line values applied; None leaves a value alone.
@@ -643,7 +672,14 @@ class Config:
         if scenario is not None:
             path = check("simulation.scenario", _optional_path, scenario)
             simulation = attrs.evolve(simulation, scenario=path)
-        return attrs.evolve(self, smpp=smpp, http=http, log=log, simulation=simulation)
+        store_config = self.store
+        if store is not None:
+            # --store names an SQLite file (or :memory:), so it also selects that backend.
+            path = check("store.path", _optional_path, store)
+            store_config = attrs.evolve(store_config, backend="sqlite", path=path)
+        return attrs.evolve(
+            self, smpp=smpp, http=http, log=log, simulation=simulation, store=store_config
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -669,6 +705,9 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, _Parser]]] = {
             "inactivity_timeout": _duration,  # 0 switches the inactivity timer off
             "max_connections": _integer(1),
             "drain_timeout": _duration,  # on SIGTERM: how long sessions get to unbind
+            "pdu_timeout": _duration,  # 0 lets a PDU take for ever to arrive
+            "bind_failure_limit": _integer(0),  # 0 switches the bind lock-out off
+            "bind_lockout": _positive_duration,
         },
     ),
     "http": (HttpConfig, {"listen": _optional_address}),
@@ -682,6 +721,10 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, _Parser]]] = {
         StoreConfig,
         {
             "backend": _choice(_STORE_BACKENDS),
+            "path": _optional_path,
+            "durability": _choice(_DURABILITY),
+            "batch_size": _integer(1),
+            "batch_delay": _duration,
             "retention": _duration,
             "max_finished": _integer(1),
         },

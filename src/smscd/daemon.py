@@ -1,6 +1,7 @@
 """The composition root: builds everything from a Config and owns the nursery tree.
 
     root nursery
+    ├── committer              group commit of the durable store (sqlite backend)
     ├── carrier.run            one per carrier: status transitions → router
     ├── scenario               the --scenario timeline, on the simulation clock
     ├── outboxes.run           receipts refused or timed out → back in their outbox later
@@ -10,11 +11,17 @@
     └── connections nursery    one task per ESME connection (three inside each)
 
 Shutdown (SIGINT/SIGTERM, or the `stop` event): stop accepting, unbind every session, wait
-for them to finish within `smpp.drain_timeout`, then cancel whatever is left and return.
+for them to finish within `smpp.drain_timeout`, then cancel whatever is left, write the last
+batch to the store, and return.
+
+Start-up with a durable store resumes the previous run: the simulation clock, carrier state
+(handset rules), every message that was not final (handed back to its carrier), and every
+deliver_sm not yet acknowledged (back in its outbox); ids continue above the highest stored.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import logging
 import random
@@ -22,7 +29,8 @@ import signal
 import ssl
 import time
 from functools import partial
-from typing import Any, cast
+from pathlib import Path
+from typing import IO, Any, cast
 
 import attrs
 import structlog
@@ -36,17 +44,23 @@ from smscd.carriers.base import Carrier
 from smscd.carriers.registry import build_carriers
 from smscd.carriers.scenario import Scenario, load_scenario
 from smscd.carriers.simulated import SimulatedCarrier
-from smscd.config import Config
+from smscd.config import Config, default_store_path
+from smscd.durability import Committer, clock_state, resumed_clock
 from smscd.logs import lifecycle_logger
 from smscd.message import MessageIdGenerator
-from smscd.outbox import Outboxes
+from smscd.outbox import Outboxes, OutboxItem
 from smscd.router import Router
 from smscd.routing import Route, RouteTable
 from smscd.scenario_player import play_scenario
 from smscd.simtime import SimulationTime
+from smscd.smpp.codec import decode
+from smscd.smpp.pdus import DeliverSm
 from smscd.smpp.session import SessionConfig
 from smscd.sms.reassembly import Reassembler
+from smscd.store.base import Store
+from smscd.store.errors import StoreError
 from smscd.store.memory import MemoryStore
+from smscd.store.sqlite import SqliteStore
 from smscd.transport.server import ServerContext, SmppServer
 
 log = structlog.get_logger("smscd.daemon")
@@ -61,6 +75,8 @@ lifecycle = lifecycle_logger("smscd.daemon")
 GC_THRESHOLDS = (50_000, 20, 100)
 GC_FREEZE_INTERVAL = 5.0
 GC_FULL_INTERVAL = 600.0
+# How often final messages older than store.retention are deleted from the durable store.
+PURGE_INTERVAL = 60.0
 
 
 @attrs.frozen
@@ -95,24 +111,46 @@ class Daemon:
             if simulation.seed is not None
             else random.SystemRandom().getrandbits(32)
         )
+        smpp = config.smpp
+        store_config = config.store
+        self.durable: SqliteStore | None = None
+        self._store_lock: IO[bytes] | None = None
+        if store_config.backend == "sqlite":
+            path = store_config.path or default_store_path()
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._store_lock = _lock_store(path)
+            self.durable = SqliteStore(
+                path,
+                durability=store_config.durability,
+                retention=store_config.retention,
+                max_finished=store_config.max_finished,
+            )
+            self.store: Store = self.durable
+        else:
+            self.store = MemoryStore(store_config.retention, store_config.max_finished)
         start = simulation.start if simulation.start is not None else time.time()
+        resumed = resumed_clock(
+            None if self.durable is None else self.durable.get_state("clock"), time.time()
+        )
+        if resumed is not None:
+            start = resumed[0]  # the run goes on where the last one left its clock
         self.time = SimulationTime(start, simulation.rate)
         self.sim_now = self.time.now
         self.scenario: Scenario | None = None
         if simulation.scenario is not None:
             self.scenario = load_scenario(simulation.scenario)
-        smpp = config.smpp
-        self.store = MemoryStore(config.store.retention, config.store.max_finished)
         self.carriers: dict[str, Carrier] = build_carriers(config, self.time, self.seed)
         self.outboxes = Outboxes(config.delivery.receipt_retry)
         self.accounts = Accounts(config.accounts, real_now)
+        self.ids = MessageIdGenerator(time.time_ns() // 1000)
         routing = config.routing
         self.router = Router(
             store=self.store,
             carriers=self.carriers,
             accounts=self.accounts,
             outboxes=self.outboxes,
-            ids=MessageIdGenerator(time.time_ns() // 1000),
+            ids=self.ids,
             sim_now=self.sim_now,
             reassembler=Reassembler(config.text.concat_timeout),
             routes=RouteTable(
@@ -128,11 +166,26 @@ class Daemon:
             country_code=routing.country_code,
             gsm_default_is_latin1=config.text.gsm_default_is_latin1,
         )
+        self.committer: Committer | None = None
+        self._saved_clock: tuple[float, float] | None = None
+        self._saved_carriers: dict[str, str | None] = {}
+        if self.durable is not None:
+            self.committer = Committer(
+                self.durable,
+                self.outboxes,
+                batch_size=store_config.batch_size,
+                batch_delay=store_config.batch_delay,
+                save_state=self._save_state,
+                abandon=self.router.abandon,
+            )
+            self.router.attach_durability(self.committer)
+            self._resume(self.durable)
         self.context = ServerContext(
             accounts=self.accounts,
             router=self.router,
             system_id=smpp.system_id,
             wall_clock=time.time,
+            smpp=smpp,
         )
         self.server = SmppServer(
             self.context,
@@ -150,6 +203,77 @@ class Daemon:
         self._listen_scope = trio.CancelScope()
         self._http_stop = trio.Event()
 
+    # ---------------------------------------------------------------- durable state
+
+    def _resume(self, store: SqliteStore) -> None:
+        """Take up the previous run's work from the store (see the module text)."""
+        high_water = store.get_state("ids.high_water")
+        stored_max = store.max_message_id()
+        for floor in (high_water, stored_max):
+            if floor is not None:
+                self.ids.ensure_above(int(floor))
+        for name, carrier in self.carriers.items():
+            state = store.get_state(f"carrier.{name}")
+            self._saved_carriers[name] = state
+            if state is not None:
+                carrier.load_state(state)
+        pending = list(store.pending())
+        for message in pending:
+            account = self.accounts.get(message.system_id)
+            if account is not None:
+                account.queued += 1
+            self.router.resume(message)
+        receipts = 0
+        for record in store.load_outbox():
+            pdu = decode(record.pdu)
+            if not isinstance(pdu, DeliverSm):
+                log.warning("outbox_row_unreadable", key=record.key)
+                continue
+            item = OutboxItem(
+                record.system_id, pdu, record.message_id, final=record.final, key=record.key
+            )
+            if record.final:
+                account = self.accounts.get(record.system_id)
+                if account is not None:
+                    account.queued += 1  # owed to the ESME until acknowledged
+            self.outboxes.put(item)
+            receipts += 1
+        lifecycle.info(
+            "store_resumed",
+            path=store.path,
+            pending_messages=len(pending),
+            deliveries_waiting=receipts,
+            simulation_time=self.sim_now(),
+        )
+
+    def _save_state(self) -> None:
+        """Put the clock and the id high-water mark in the next batch (when they changed)."""
+        store = self.durable
+        assert store is not None
+        rate = self.time.rate
+        now = self.sim_now()
+        wall = time.time()
+        # At a constant rate the clock's offset from the wall clock is constant: write it
+        # only when an advance or a new rate changed it, not with every batch.
+        offset = now - wall * rate
+        if self._saved_clock is None or (
+            abs(self._saved_clock[0] - offset) > 0.001 or self._saved_clock[1] != rate
+        ):
+            self._saved_clock = (offset, rate)
+            store.set_state("clock", clock_state(now, wall, rate))
+        if store.changes:
+            store.set_state("ids.high_water", str(self.ids.high_water))
+
+    def _save_carriers(self) -> None:
+        store = self.durable
+        if store is None:
+            return
+        for name, carrier in self.carriers.items():
+            state = carrier.save_state()
+            if state is not None and state != self._saved_carriers.get(name):
+                self._saved_carriers[name] = state
+                store.set_state(f"carrier.{name}", state)
+
     def simulated_carriers(self) -> list[SimulatedCarrier]:
         return [c for c in self.carriers.values() if isinstance(c, SimulatedCarrier)]
 
@@ -163,6 +287,8 @@ class Daemon:
         if stop is None:
             stop = trio.Event()
         async with trio.open_nursery() as root:
+            if self.committer is not None:
+                await root.start(self.committer.run)
             for carrier in self.carriers.values():
                 await root.start(partial(carrier.run, self.router))
             await root.start(self.outboxes.run)
@@ -200,7 +326,12 @@ class Daemon:
                 connections.cancel_scope.cancel()
             self._http_stop.set()
             root.cancel_scope.cancel()
+        if self.committer is not None:
+            self._save_carriers()
+            self.committer.flush()
         self.store.close()
+        if self._store_lock is not None:
+            self._store_lock.close()  # the next daemon on this store may start
         lifecycle.info("shutdown_complete")
 
     async def _listen(
@@ -259,11 +390,17 @@ class Daemon:
     async def _housekeeping(self) -> None:
         gc.set_threshold(*GC_THRESHOLDS)
         gc.freeze()
-        next_freeze = next_full = trio.current_time()
+        next_freeze = next_full = next_purge = trio.current_time()
         next_full += GC_FULL_INTERVAL
         while True:
             await trio.sleep(1.0)
             self.router.expire_reassembly()
+            self._save_carriers()
+            if self.durable is not None and trio.current_time() >= next_purge:
+                next_purge = trio.current_time() + PURGE_INTERVAL
+                purged = await trio.to_thread.run_sync(self.durable.purge, self.sim_now())
+                if purged:
+                    log.info("store_purged", messages=purged)
             now = trio.current_time()
             if now >= next_full:
                 next_full = now + GC_FULL_INTERVAL
@@ -285,6 +422,22 @@ class Daemon:
                 lifecycle.info("signal_received", signal=signal.Signals(signum).name)
                 stop.set()
                 return
+
+
+def _lock_store(path: Path) -> IO[bytes]:
+    """Hold `<store>.lock` for the life of the process: two daemons resuming one store would
+    deliver its queued messages twice. The kernel drops the lock when the process dies.
+
+    Raises:
+        StoreError: another smscd holds it.
+    """
+    lock = open(f"{path}.lock", "a+b")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise StoreError(f"{path}: in use by another smscd (one store, one daemon)") from None
+    return lock
 
 
 def _fmt(address: tuple[str, int] | None) -> str | None:

@@ -18,6 +18,7 @@ Timestamps are real UTC time in ISO 8601, not simulation time.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
@@ -25,7 +26,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 __all__ = ["configure_logging", "escape_controls", "escape_value", "redact_secrets"]
 
@@ -123,6 +124,18 @@ def escape_controls(_logger: WrappedLogger, _method: str, event_dict: EventDict)
     return out
 
 
+def _escaped_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """The console's traceback, with what a peer may have put in an exception's text escaped.
+
+    The console renderer prints tracebacks itself, after ``escape_controls`` has run; an
+    exception message quoting a system_id would otherwise reach the terminal raw. The lines of
+    the traceback stay lines.
+    """
+    text = io.StringIO()
+    structlog.dev.plain_traceback(text, exc_info)
+    sio.write("\n".join(escape_value(line) for line in text.getvalue().split("\n")))
+
+
 _installed_handler: logging.Handler | None = None
 
 
@@ -169,7 +182,9 @@ def configure_logging(
         shared += [structlog.processors.format_exc_info]
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=is_tty)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=is_tty, exception_formatter=_escaped_traceback
+        )
     safety: list[Processor] = [redact_secrets, escape_controls]
 
     structlog.configure(

@@ -29,6 +29,8 @@ class OutboxItem:
     # A final receipt keeps its message counted against the account's max_queued until the
     # ESME acknowledges it; intermediate notifications and MO do not.
     final: bool = False
+    # Its name in the durable store's outbox table ("" with the memory store).
+    key: str = ""
 
 
 class Outbox:

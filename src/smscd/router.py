@@ -9,7 +9,8 @@ is bound drains.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 import structlog
@@ -22,6 +23,7 @@ from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
 from smscd.routing import Route, RouteTable, normalise
 from smscd.smpp import timefmt
+from smscd.smpp.codec import encode
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
 from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.smpp.pdus import (
@@ -38,6 +40,10 @@ from smscd.sms.reassembly import Reassembler
 from smscd.sms.udh import UdhError, split_udh
 from smscd.status import Code
 from smscd.store.base import Store
+
+if TYPE_CHECKING:
+    from smscd.durability import Committer
+    from smscd.store.sqlite import SqliteStore
 
 log = structlog.get_logger("smscd.router")
 
@@ -108,6 +114,9 @@ class Router:
         self._country_code = country_code
         self._mo_references = itertools.count()
         self._sources: dict[tuple[int, int, str], Address] = {}
+        # Set by attach_durability when the store is durable.
+        self.committer: Committer | None = None
+        self._durable: SqliteStore | None = None
         self.accounts = accounts
         self.outboxes = outboxes
         self._ids = ids
@@ -116,6 +125,11 @@ class Router:
         self._latin1 = gsm_default_is_latin1
         # (reassembly key, reference) -> {sequence: message_id} of the parts seen so far.
         self._concat_members: dict[tuple[object, int], dict[int, str]] = {}
+
+    def attach_durability(self, committer: Committer) -> None:
+        """Deliver_sm wait for their outbox row's commit; submits fail while writes fail."""
+        self.committer = committer
+        self._durable = committer.store
 
     # ---------------------------------------------------------------- submit path
 
@@ -130,6 +144,8 @@ class Router:
         account = self.accounts.get(system_id)
         if account is None:
             return Accepted(CommandStatus.ESME_RINVSYSID)
+        if self.committer is not None and not self.committer.healthy:
+            return Accepted(CommandStatus.ESME_RSYSERR)  # nothing may be accepted unstored
         status = account.admit_submit(now)
         if status:
             return Accepted(status)
@@ -149,6 +165,8 @@ class Router:
         account = self.accounts.get(system_id)
         if account is None:
             return Accepted(CommandStatus.ESME_RINVSYSID), []
+        if self.committer is not None and not self.committer.healthy:
+            return Accepted(CommandStatus.ESME_RSYSERR), []
         failed: list[tuple[int, int, str, int]] = []
         first: Accepted | None = None
         for dest in pdu.dest_addresses:
@@ -251,6 +269,8 @@ class Router:
             carrier=carrier_name,
         )
         self.store.add(message)
+        if self.committer is not None:
+            self.committer.accepted(message.message_id)
         account.queued += 1
         if concat is not None:
             self._reassemble(message, concat, sim_now)
@@ -276,6 +296,27 @@ class Router:
                 self._sources.clear()  # senders that vary per message: stop sharing work
             address = self._sources[key] = _new_address(ton, npi, addr)
         return address
+
+    def resume(self, message: Message) -> None:
+        """A message that was pending when the daemon stopped: back to its carrier (or, if
+        the configuration no longer has that carrier, to the one its route names now)."""
+        carrier = self.carriers.get(message.carrier) if message.carrier else None
+        if carrier is None:
+            name = self.routes.lookup(
+                message.system_id, message.destination.addr, message.destination.ton
+            )
+            if name is None:
+                code = (
+                    Code.INTERNAL_ERROR
+                    if isinstance(self._unroutable, CommandStatus)
+                    else self._unroutable
+                )
+                self._advance(message, code, self._sim_now())
+                return
+            message.carrier = name
+            self.store.update(message, self._sim_now())
+            carrier = self.carriers[name]
+        carrier.restore(message)
 
     # ---------------------------------------------------------------- mobile-originated
 
@@ -324,8 +365,8 @@ class Router:
             reference=next(self._mo_references) & 0xFF,
         )
         mo_id = self._ids.next()
-        for part in parts:
-            self.outboxes.put(OutboxItem(owner, part, mo_id))
+        for sequence, part in enumerate(parts, start=1):
+            self._deliver(OutboxItem(owner, part, mo_id, key=f"mo:{mo_id}:{sequence}"))
         log.info(
             "mo_queued",
             mo_id=mo_id,
@@ -417,13 +458,46 @@ class Router:
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
         pdu = build_receipt(message, code, intermediate=intermediate)
-        item = OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate)
-        self.outboxes.put(item)
+        if self._durable is None:
+            self.outboxes.put(
+                OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate)
+            )
+            return
+        key = f"{message.message_id}:{code}" if intermediate else f"{message.message_id}:final"
+        self._deliver(
+            OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate, key=key)
+        )
+
+    def _deliver(self, item: OutboxItem) -> None:
+        """Into the outbox now, or, with a durable store, once its row is committed."""
+        if self._durable is None or self.committer is None:
+            self.outboxes.put(item)
+            return
+        self._durable.put_outbox(
+            item.key, item.system_id, encode(item.pdu), item.message_id, item.final
+        )
+        self.committer.hold(item)
 
     def receipt_acknowledged(self, item: OutboxItem) -> None:
         """The ESME answered a deliver_sm with ESME_ROK: a final receipt ends the message's work."""
+        if self._durable is not None and item.key:
+            self._durable.ack_outbox(item.key)
         if item.final:
             self._release_one(item.system_id)
+
+    def abandon(self, message_ids: Iterable[str]) -> None:
+        """Withdraw messages whose commit failed: their submits are answered ESME_RSYSERR, so
+        they must not be delivered (the ESME will submit them again)."""
+        for message_id in message_ids:
+            message = self.store.get(message_id)
+            if message is None:
+                continue
+            if message.carrier is not None:
+                self.carriers[message.carrier].cancel(message_id)
+            self.store.discard(message_id)
+            if message.done_time is None:
+                self._release_one(message.system_id)
+            log.warning("message_withdrawn", message_id=message_id, reason="store write failed")
 
     def _release_one(self, system_id: str) -> None:
         account = self.accounts.get(system_id)

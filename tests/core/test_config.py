@@ -52,7 +52,8 @@ def test_embedded_default() -> None:
     assert config.smpp.system_id == "smscd"
     assert config.smpp.inactivity_timeout == 300.0
     assert config.delivery.delay == 0.1
-    assert config.store.retention == 3600.0
+    assert config.store.retention == 7 * 86400.0
+    assert (config.store.backend, config.store.path) == ("sqlite", None)
     assert config.log.level == "info"
     assert config.log.format == "auto"
     [account] = config.accounts
@@ -309,7 +310,7 @@ def test_syntax_error_has_a_line() -> None:
         ('[log]\nformat = "xml"\n', "log.format", "'json'"),
         ('[text]\ngsm_default_is_latin1 = "yes"\n', "text.gsm_default_is_latin1", "true or"),
         ('[delivery]\ndelay = "soon"\n', "delivery.delay", "not a duration"),
-        ('[store]\nbackend = "sqlite"\n', "store.backend", "'memory'"),
+        ('[store]\nbackend = "postgres"\n', "store.backend", "'sqlite', 'memory'"),
         ("[store]\nmax_finished = -5\n", "store.max_finished", "positive integer"),
         ("[simulation]\nrate = -1\n", "simulation.rate", ">= 0"),
         ("[simulation]\nrate = nan\n", "simulation.rate", "finite"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import RunningDaemon
+from tests.e2e.conftest import RunningDaemon, start_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,13 +91,80 @@ def test_send_reports_a_refused_bind(daemon: RunningDaemon) -> None:
 
 
 def test_ready_line_is_printed_at_any_log_level() -> None:
-    from tests.e2e.conftest import start_daemon  # noqa: PLC0415
-
     running = start_daemon("--log-level", "error")
     try:
         assert running.smpp[1] > 0  # learned from the smscd_ready line
     finally:
         assert running.stop() == 0
     events = [event["event"] for event in running.log_events()]
-    assert events[0] == "smscd_ready"
+    # Only lifecycle events at level "error": what the store took up, then ready.
+    assert events[:2] == ["store_resumed", "smscd_ready"]
+    assert set(events) <= {
+        "store_resumed",
+        "smscd_ready",
+        "signal_received",
+        "shutdown_started",
+        "shutdown_complete",
+    }
     assert "shutdown_complete" in events
+
+
+def test_store_commands_on_a_file_a_run_left(tmp_path: Path) -> None:
+    store = tmp_path / "smscd.db"
+    daemon = start_daemon("--store", str(store), "--time-scale", "50")
+    try:
+        sent = smscd(
+            "send",
+            "--port",
+            str(daemon.smpp[1]),
+            "--to",
+            "46700000001",
+            "--text",
+            "kept on disk",
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        stats = smscd("store", "stats", "--store", str(store), "--json")  # while it runs
+        assert stats.returncode == 0, stats.stderr
+    finally:
+        assert daemon.stop() == 0
+    counts = json.loads(stats.stdout)
+    assert counts["messages"] == 1
+    assert counts["finished"] == 1
+    exported = smscd("store", "export", "--store", str(store))
+    assert exported.returncode == 0, exported.stderr
+    [line] = exported.stdout.splitlines()
+    record = json.loads(line)
+    assert record["text"] == "kept on disk"
+    assert [step["code"] for step in record["history"]][-1] == 201
+    later = smscd("store", "export", "--store", str(store), "--since", "2999-01-01T00:00Z")
+    assert later.stdout == ""
+    vacuum = smscd("store", "vacuum", "--store", str(store))
+    assert vacuum.returncode == 0, vacuum.stderr
+    missing = smscd("store", "stats", "--store", str(tmp_path / "nope.db"))
+    assert missing.returncode == 1
+    assert "no such store" in missing.stderr
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    daemon = start_daemon()
+    try:
+        host, port = daemon.smpp
+        result = smscd(
+            "run", "--smpp-listen", f"{host}:{port}", "--http-listen", "off", "--store", ":memory:"
+        )
+    finally:
+        assert daemon.stop() == 0
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("smscd: cannot start:")
+    assert "Traceback" not in result.stderr
+
+
+def test_one_store_serves_one_daemon(tmp_path: Path) -> None:
+    store = tmp_path / "smscd.db"
+    daemon = start_daemon("--store", str(store))
+    try:
+        result = smscd("run", "--store", str(store), "--smpp-listen", "127.0.0.1:0")
+    finally:
+        assert daemon.stop() == 0
+    assert result.returncode == 1
+    assert "in use by another smscd" in result.stderr.splitlines()[-1]

@@ -41,6 +41,8 @@ listen = ""
 [delivery]
 delay = "1s"
 receipt_retry = "15s"
+[store]
+backend = "memory"
 [[accounts]]
 system_id = "acme"
 password = "secret"

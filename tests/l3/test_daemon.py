@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import struct
+import threading
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,8 @@ from smscd.smpp.constants import BindType, CommandStatus
 from smscd.smpp.pdus import BindReceiver, DeliverSm, EnquireLink, QuerySm, SubmitSm, SubmitSmResp
 from smscd.smpp.session import SessionConfig
 from smscd.status import Code
+from smscd.store.errors import StoreError
+from smscd.store.sqlite import Batch
 
 ACCOUNT = """
 [[accounts]]
@@ -34,11 +37,14 @@ password = "secret"
 """
 
 
-def make_config(smpp: str = "", delay: str = "10ms", account: str = "") -> Config:
+def make_config(
+    smpp: str = "", delay: str = "10ms", account: str = "", store: str = "memory"
+) -> Config:
     text = (
         f'[smpp]\nlisten = "127.0.0.1:0"\n{smpp}'
         '[http]\nlisten = ""\n'
         f'[delivery]\ndelay = "{delay}"\nreceipt_retry = "200ms"\n'
+        f'[store]\nbackend = "{store}"\n'
         '[[carriers]]\nname = "instant"\ntype = "instant"\n'
         f"{ACCOUNT}{account}"
     )
@@ -334,6 +340,15 @@ class RefusingCarrier:
     def replace(self, message: Message) -> bool:
         return False
 
+    def restore(self, message: Message) -> None:
+        self.submit(message)
+
+    def save_state(self) -> str | None:
+        return None
+
+    def load_state(self, state: str) -> None:
+        pass
+
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -398,3 +413,139 @@ def test_unknown_carrier_type_is_a_config_error() -> None:
     )
     assert "unknown carrier type 'no_such_carrier'" in info.value.reason
     assert "simulator" in info.value.reason
+
+
+# --- the durable store -----------------------------------------------------------------------
+
+
+def durable_config(path: Path, delay: str = "0s", account: str = "") -> Config:
+    text = (
+        '[smpp]\nlisten = "127.0.0.1:0"\n[http]\nlisten = ""\n'
+        f'[store]\nbackend = "sqlite"\npath = "{path}"\ndurability = "normal"\n'
+        f'[[carriers]]\nname = "instant"\ntype = "instant"\ndelay = "{delay}"\n'
+        f"{ACCOUNT}max_queued = 100000\n{account}"
+    )
+    return parse_config(text, "durable.toml")
+
+
+async def submit_many(client: Esme, count: int, **fields: object) -> list[str]:
+    ids: list[str] = []
+
+    async def one(n: int) -> None:
+        response = await client.request(
+            submit(destination_addr=f"4670{n:07d}", registered_delivery=1, **fields)
+        )
+        assert response.command_status == CommandStatus.ESME_ROK
+        ids.append(response.message_id)  # type: ignore[union-attr]
+
+    async with trio.open_nursery() as nursery:
+        for n in range(count):
+            nursery.start_soon(one, n)
+    return ids
+
+
+async def test_receipts_for_an_unbound_esme_survive_a_restart_and_arrive_once(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "smscd.db"
+    async with running(durable_config(store)) as (daemon, addresses):
+        async with esme(addresses.smpp, BindType.TRANSMITTER) as client:
+            ids = await submit_many(client, 1000)
+        with trio.fail_after(10):
+            while daemon.outboxes.waiting().get("acme", 0) < 1000:
+                await trio.sleep(0.01)
+    async with running(durable_config(store)) as (daemon, addresses):
+        assert daemon.outboxes.waiting()["acme"] == 1000
+        daemon.time.advance(24 * 3600)
+        async with esme(addresses.smpp, BindType.RECEIVER) as client:
+            receipts = [await next_receipt(client) for _ in range(1000)]
+            with trio.move_on_after(0.5):
+                extra = await client.deliveries.receive()
+                raise AssertionError(f"a receipt arrived twice: {extra}")
+        assert sorted(r.tlvs.receipted_message_id or "" for r in receipts) == sorted(ids)
+        assert all(b"stat:DELIVRD err:201" in r.short_message for r in receipts)
+        await trio.sleep(0.1)  # the acknowledgements reach the store
+    async with running(durable_config(store)) as (daemon, _):
+        assert daemon.outboxes.waiting().get("acme", 0) == 0
+
+
+async def test_pending_messages_resume_after_a_restart_and_ids_never_repeat(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "smscd.db"
+    async with (
+        running(durable_config(store, delay="1h")) as (_, addresses),
+        esme(addresses.smpp) as client,
+    ):
+        first = await submit_many(client, 20)
+    # The same store, a carrier that now delivers at once: the 20 are delivered, once each.
+    async with running(durable_config(store)) as (daemon, addresses):
+        async with esme(addresses.smpp) as client:
+            receipts = [await next_receipt(client) for _ in range(20)]
+            later = await submit_many(client, 1)
+        assert sorted(r.tlvs.receipted_message_id or "" for r in receipts) == sorted(first)
+        assert int(later[0]) > max(int(i) for i in first)
+        message = daemon.store.get(first[0])
+        assert message is not None
+        assert [e.code for e in message.history] == [101, 102, 110, 201]
+
+
+async def test_no_esme_rok_before_the_message_is_committed(tmp_path: Path) -> None:
+    config = durable_config(tmp_path / "smscd.db")
+    async with running(config) as (daemon, addresses), esme(addresses.smpp) as client:
+        assert daemon.durable is not None
+        store = daemon.durable
+        gate = threading.Event()
+        write = store.write_batch
+
+        def slow_write(batch: Batch) -> None:
+            gate.wait(10)
+            write(batch)
+
+        store.write_batch = slow_write  # type: ignore[method-assign]
+        answers: list[int] = []
+
+        async def submit_one() -> None:
+            answers.append((await client.request(submit())).command_status)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(submit_one)
+            await trio.sleep(0.3)
+            assert answers == []  # held: the batch carrying it is not on disk yet
+            gate.set()
+        assert answers == [CommandStatus.ESME_ROK]
+        assert store.counts()["messages"] == 1
+
+
+async def test_store_write_failure_answers_rsyserr_and_the_daemon_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    config = durable_config(tmp_path / "smscd.db")
+    async with running(config) as (daemon, addresses), esme(addresses.smpp) as client:
+        assert daemon.durable is not None
+        store = daemon.durable
+        write = store.write_batch
+        failing = True
+
+        def flaky_write(batch: Batch) -> None:
+            if failing:
+                raise StoreError("database or disk is full")
+            write(batch)
+
+        store.write_batch = flaky_write  # type: ignore[method-assign]
+        response = await client.request(submit(registered_delivery=1))
+        assert response.command_status == CommandStatus.ESME_RSYSERR
+        assert response.message_id == ""  # type: ignore[union-attr]
+        # While the store cannot write, nothing is accepted; other operations still work.
+        assert (await client.request(submit())).command_status == CommandStatus.ESME_RSYSERR
+        assert (await client.request(EnquireLink())).command_status == CommandStatus.ESME_ROK
+        failing = False
+        with trio.fail_after(5):
+            while not (daemon.committer and daemon.committer.healthy):
+                await trio.sleep(0.05)
+        response = await client.request(submit(registered_delivery=1))
+        assert response.command_status == CommandStatus.ESME_ROK
+        receipt = await next_receipt(client)
+        # The refused message was withdrawn: only the accepted one has a receipt.
+        assert receipt.tlvs.receipted_message_id == response.message_id  # type: ignore[union-attr]
+        assert store.counts()["messages"] == 1

@@ -10,6 +10,7 @@ round trip; the text layer above decides what the octets mean.
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections.abc import Iterator
 from typing import Final, NamedTuple
@@ -178,7 +179,7 @@ class PduReader:
             SmppError: the next frame is invalid (see the class docstring).
         """
         if self._error is not None:
-            raise self._error
+            raise copy.copy(self._error)
         buffer = self._buffer
         available = len(buffer)
         if available < HEADER_LENGTH:
@@ -193,7 +194,10 @@ class PduReader:
                 fatal=True,
             )
             self._buffer = bytearray()
-            raise self._error
+            # Copies are raised, never the stored error: a raised exception keeps its traceback,
+            # whose frames hold this reader, and that cycle would keep the connection's state
+            # (its last read included) alive until a full collection.
+            raise copy.copy(self._error)
         if available < length:
             return None
         if available == length:

@@ -366,6 +366,8 @@ class Session:
         self._unbind_deadline: float | None = None
         # SMSC role: a BindRequested awaits answer_bind; ESME role: our bind awaits its resp.
         self._binding = False
+        # Closed by a bad command_length: the requests read before it are still answered.
+        self._framing_error = False
 
         self._state = SessionState.OPEN
         self._inbound: Mapping[int, Action] = INBOUND_ACTIONS[(role, SessionState.OPEN)]
@@ -386,6 +388,11 @@ class Session:
     def window_available(self) -> int:
         """How many more requests ``send_request`` takes before ``WindowFull``."""
         return max(0, self._window - len(self._pending))
+
+    @property
+    def buffered(self) -> int:
+        """Octets received that do not make a whole PDU yet: one PDU still arriving."""
+        return self._reader.buffered
 
     # ----------------------------------------------------------------------- bytes in
 
@@ -570,6 +577,7 @@ class Session:
         events.append(ProtocolError(status, command_id, sequence_number, exc.fatal, str(exc)))
         if exc.fatal:
             # The stream is out of step (§3.2 command_length): nothing after this can be read.
+            self._framing_error = True
             self._close(str(exc), events)
             return True
         return False
@@ -651,7 +659,9 @@ class Session:
         """Queue the answer to a request the peer sent (copy its ``sequence_number``).
 
         After the session closed there is nobody to answer: the PDU is dropped, so that an
-        application still finishing work for a dead connection needs no special case.
+        application still finishing work for a dead connection needs no special case. Except
+        after a bad command_length: the connection stays up to flush its generic_nack, and the
+        requests that arrived whole before it (in the same chunk) still get their answers.
 
         Raises:
             ValueError: ``pdu`` is a request.
@@ -659,7 +669,7 @@ class Session:
         """
         if not pdu.command_id & RESPONSE_BIT:
             raise ValueError(f"send_response takes a response, not {type(pdu).__name__}")
-        if self._state is not SessionState.CLOSED:
+        if self._state is not SessionState.CLOSED or self._framing_error:
             self._out.append(encode(pdu))
 
     # ------------------------------------------------------------------------- binding

@@ -32,7 +32,9 @@ def parse(value: str, now: float) -> float | None:
     """
     if not value:
         return None
-    if len(value) != 16 or not value[:15].isdigit():
+    digits = value[:15]
+    # isascii too: str.isdigit() takes '¹' (latin-1 0xB9), which int() refuses.
+    if len(value) != 16 or not (digits.isascii() and digits.isdigit()):
         raise TimeFormatError(f"not an SMPP time: {value!r}")
     yy, mo, dd, hh, mi, ss = (int(value[i : i + 2]) for i in range(0, 12, 2))
     tenths = int(value[12])

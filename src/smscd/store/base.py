@@ -28,6 +28,9 @@ class Store(Protocol):
     def add(self, message: Message) -> None:
         """Persist a newly accepted message (before its submit_sm_resp goes out)."""
 
+    def discard(self, message_id: str) -> None:
+        """Forget a message whose acceptance was withdrawn (its commit failed)."""
+
     def get(self, message_id: str) -> Message | None:
         """The message with this id, or None when unknown or purged."""
 

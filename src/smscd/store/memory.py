@@ -28,6 +28,10 @@ class MemoryStore:
     def add(self, message: Message) -> None:
         self._pending[message.message_id] = message
 
+    def discard(self, message_id: str) -> None:
+        """Forget a pending message (its acceptance was withdrawn)."""
+        self._pending.pop(message_id, None)
+
     def get(self, message_id: str) -> Message | None:
         return self._pending.get(message_id) or self._finished.get(message_id)
 

@@ -273,6 +273,12 @@ class SqliteStore:
             if self._max_id is None or num > self._max_id:
                 self._max_id = num
 
+    def discard(self, message_id: str) -> None:
+        """Forget a message whose commit failed: its submit was refused, so it must not reach
+        the disk with a later batch. Call on the event-loop thread."""
+        self._cache.discard(message_id)
+        self._dirty.pop(message_id, None)
+
     def get(self, message_id: str) -> Message | None:
         """The message, from the cache, or from disk when it has left the cache.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from typing import TYPE_CHECKING
 
 import attrs
@@ -36,6 +37,7 @@ from smscd.smpp.pdus import (
     QuerySmResp,
     ReplaceSm,
     ReplaceSmResp,
+    ResponsePdu,
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
@@ -124,6 +126,9 @@ class SmppConnection:
         self._outbox: Outbox | None = None
         self._submits = 0
         self._receipts_sent = 0
+        # Responses that promise durability (ESME_ROK to a submit, cancel, replace), held
+        # until the store commits the batch numbered by their ticket: (ticket, response).
+        self._deferred: deque[tuple[int, ResponsePdu]] = deque()
         self._cancel_scope = trio.CancelScope()
         self._log = log.bind(session_id=self.session_id, peer=self._peer)
 
@@ -195,16 +200,32 @@ class SmppConnection:
     async def _reader(self) -> None:
         session = self._session
         stream = self._stream
+        pdu_timeout = self._ctx.smpp.pdu_timeout
+        # When the PDU now arriving must be whole. Every octet counts as traffic for the idle
+        # timers, so without this a peer trickling one PDU for ever would hold its session.
+        deadline = math.inf
         while not self._closing:
-            try:
-                data = await stream.receive_some(RECEIVE_SIZE)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data: bytes | bytearray | None = None
+            with trio.move_on_at(deadline):
+                try:
+                    data = await stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+            if data is None:
+                self._close("pdu timeout")
                 return
             if not data:
                 self._log.debug("peer_closed")
                 return
             now = trio.current_time()
+            waiting = session.buffered + len(data)
             self._handle(session.receive_data(data, now), now)
+            partial = session.buffered
+            if not partial or not pdu_timeout:
+                deadline = math.inf
+            elif partial < waiting or deadline == math.inf:
+                # A PDU was completed, or this is the first part of one: the clock restarts.
+                deadline = now + pdu_timeout
             self._flush()
             self._pump_lot.unpark_all()
             while self._out_bytes > HIGH_WATER and not self._closing:
@@ -244,6 +265,8 @@ class SmppConnection:
                     session.unbind(now)
                 else:
                     self._close("shutdown")
+            if self._deferred:
+                self._release_deferred()
             self._feed_window(now)
             self._flush()
 
@@ -315,7 +338,15 @@ class SmppConnection:
         system_id = pdu.system_id
         password = pdu.password
         ctx = self._ctx
-        status = ctx.accounts.authorize_bind(system_id, password, bind_type, self._peer_host)
+        host = self._peer_host
+        now = trio.current_time()
+        if ctx.lockout.locked(host, now):
+            # Refused before the password is looked at, so guessing on is pointless; logged
+            # once, when the lock-out began, so that a flood cannot flood the log too.
+            self._session.answer_bind(pdu, CommandStatus.ESME_RBINDFAIL, ctx.system_id)
+            self._log.debug("bind_refused", system_id=system_id, reason="locked out")
+            return
+        status = ctx.accounts.authorize_bind(system_id, password, bind_type, host)
         self._session.answer_bind(pdu, status, ctx.system_id)
         if status != CommandStatus.ESME_ROK:
             self._log.info(
@@ -324,6 +355,13 @@ class SmppConnection:
                 bind_type=bind_type.name.lower(),
                 command_status=status_name(status),
             )
+            if ctx.lockout.record(host, status, now):
+                self._log.warning(
+                    "bind_lockout",
+                    host=host,
+                    failures=ctx.smpp.bind_failure_limit,
+                    seconds=ctx.lockout.duration,
+                )
             return
         account = ctx.accounts.get(system_id)
         assert account is not None
@@ -345,7 +383,7 @@ class SmppConnection:
             assert isinstance(pdu, SubmitSm | DataSm)
             self._submits += 1
             result = router.submit(system_id, pdu, now)
-            session.send_response(
+            self._respond_stored(
                 _SUBMIT_RESPONSE[kind](
                     sequence_number=seq,
                     command_status=result.command_status,
@@ -356,7 +394,7 @@ class SmppConnection:
             assert isinstance(pdu, SubmitMulti)
             self._submits += 1
             accepted, failed = router.submit_multi(system_id, pdu, now)
-            session.send_response(
+            self._respond_stored(
                 SubmitMultiResp(
                     sequence_number=seq,
                     command_status=accepted.command_status,
@@ -396,12 +434,12 @@ class SmppConnection:
                 )
         elif kind is CancelSm:
             assert isinstance(pdu, CancelSm)
-            session.send_response(
+            self._respond_stored(
                 CancelSmResp(sequence_number=seq, command_status=router.cancel(system_id, pdu))
             )
         elif kind is ReplaceSm:
             assert isinstance(pdu, ReplaceSm)
-            session.send_response(
+            self._respond_stored(
                 ReplaceSmResp(sequence_number=seq, command_status=router.replace(system_id, pdu))
             )
         else:
@@ -412,6 +450,34 @@ class SmppConnection:
                 session.send_response(
                     response(sequence_number=seq, command_status=CommandStatus.ESME_RSYSERR)
                 )
+
+    def _respond_stored(self, response: ResponsePdu) -> None:
+        """Answer a request that changed stored state: at once with the memory store or a
+        refusal; with the durable store, ESME_ROK only once the change is committed."""
+        committer = self._ctx.router.committer
+        if committer is None or response.command_status != CommandStatus.ESME_ROK:
+            self._session.send_response(response)
+            return
+        self._deferred.append((committer.ticket(), response))
+        committer.wait(self._wake_pump)
+
+    def _release_deferred(self) -> None:
+        committer = self._ctx.router.committer
+        assert committer is not None
+        deferred = self._deferred
+        session = self._session
+        while deferred:
+            ticket, response = deferred[0]
+            if ticket in committer.failed_batches:
+                # Not stored: the message was withdrawn, and the ESME must submit it again.
+                deferred.popleft()
+                session.send_response(_refused(response))
+            elif ticket <= committer.committed:
+                deferred.popleft()
+                session.send_response(response)
+            else:
+                committer.wait(self._wake_pump)
+                return
 
     def _on_response(self, response: Pdu, context: object) -> None:
         if not isinstance(context, OutboxItem):
@@ -434,6 +500,13 @@ class SmppConnection:
             "deliver_timeout", message_id=context.message_id, seq=request.sequence_number
         )
         self._ctx.router.outboxes.retry_later(context)
+
+
+def _refused(response: ResponsePdu) -> ResponsePdu:
+    """The ESME_RSYSERR form of a response that promised a stored change."""
+    if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
+        return attrs.evolve(response, command_status=CommandStatus.ESME_RSYSERR, message_id="")
+    return attrs.evolve(response, command_status=CommandStatus.ESME_RSYSERR)
 
 
 _BOUND_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_RX, SessionState.BOUND_TRX})

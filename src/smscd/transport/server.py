@@ -14,7 +14,8 @@ import attrs
 import structlog
 import trio
 
-from smscd.accounts import Accounts
+from smscd.accounts import Accounts, BindLockout
+from smscd.config import SmppConfig
 from smscd.router import Router
 from smscd.smpp.session import SessionConfig
 from smscd.transport.connection import SessionInfo, SmppConnection
@@ -24,7 +25,11 @@ log = structlog.get_logger("smscd.transport")
 
 @attrs.define(eq=False)
 class ServerContext:
-    """What every connection shares: accounts, the router and the daemon's flags."""
+    """What every connection shares: accounts, the router and the daemon's flags.
+
+    ``smpp`` carries the settings connections read while they run (``pdu_timeout``, the bind
+    lock-out); ``lockout`` is the live per-address state built from it by ``configure``.
+    """
 
     accounts: Accounts
     router: Router
@@ -32,6 +37,16 @@ class ServerContext:
     wall_clock: Callable[[], float]
     draining: bool = False
     connections: dict[int, SmppConnection] = attrs.Factory(dict)
+    smpp: SmppConfig = attrs.Factory(SmppConfig)
+    lockout: BindLockout = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.configure(self.smpp)
+
+    def configure(self, smpp: SmppConfig) -> None:
+        """Take the [smpp] settings (and start the lock-out afresh)."""
+        self.smpp = smpp
+        self.lockout = BindLockout(smpp.bind_failure_limit, smpp.bind_lockout)
 
     def sessions(self) -> list[SessionInfo]:
         return [connection.info() for connection in self.connections.values()]
