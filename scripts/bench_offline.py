@@ -1,6 +1,7 @@
 """The carrier simulator's worst everyday case, in the daemon as users run it.
 
-Starts `smscd run` (carrier simulator, default profile, paused simulation clock), switches
+Starts `smscd run` (carrier simulator, default profile, paused simulation clock, the memory
+store, so that the figure is the simulator's and not the durable store's), switches
 every handset under 4670 off over HTTP, submits N messages to N different numbers with receipts
 requested (4 binds, window 100), and reports the daemon's RSS with all of them queued for
 offline handsets, each with its retry timer and validity deadline. Then it advances the
@@ -37,6 +38,8 @@ window = 100
 listen = "127.0.0.1:0"
 [log]
 level = "warning"
+[store]
+backend = "memory"
 [simulation]
 rate = 0
 seed = 1
