@@ -163,7 +163,6 @@ class Daemon:
                 for account in config.accounts
                 for number in account.virtual_numbers
             },
-            country_code=routing.country_code,
             gsm_default_is_latin1=config.text.gsm_default_is_latin1,
         )
         self.committer: Committer | None = None

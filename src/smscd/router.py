@@ -21,7 +21,7 @@ from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.mo import MoError, MoMessage, build_mo_parts, check_handset_number, check_virtual_number
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.receipt import build_receipt
-from smscd.routing import Route, RouteTable, normalise
+from smscd.routing import Route, RouteTable
 from smscd.smpp import timefmt
 from smscd.smpp.codec import encode
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
@@ -43,7 +43,6 @@ from smscd.store.base import Store
 
 if TYPE_CHECKING:
     from smscd.durability import Committer
-    from smscd.store.sqlite import SqliteStore
 
 log = structlog.get_logger("smscd.router")
 
@@ -83,7 +82,6 @@ class Router:
         unroutable: for a destination no route takes, an operator code to end the accepted
             message with (e.g. 409), or a ``CommandStatus`` to refuse the submit with.
         virtual_numbers: number -> system_id of the account that receives MO messages on it.
-        country_code: for normalising national numbers (see ``smscd.routing``).
     """
 
     def __init__(
@@ -99,7 +97,6 @@ class Router:
         routes: RouteTable | None = None,
         unroutable: int = int(Code.INVALID_RECIPIENT),
         virtual_numbers: Mapping[str, str] | None = None,
-        country_code: str = "",
         gsm_default_is_latin1: bool = False,
     ) -> None:
         if routes is None:
@@ -111,12 +108,10 @@ class Router:
         self.routes = routes
         self._unroutable = unroutable
         self._virtual_numbers = dict(virtual_numbers or {})
-        self._country_code = country_code
         self._mo_references = itertools.count()
         self._sources: dict[tuple[int, int, str], Address] = {}
         # Set by attach_durability when the store is durable.
         self.committer: Committer | None = None
-        self._durable: SqliteStore | None = None
         self.accounts = accounts
         self.outboxes = outboxes
         self._ids = ids
@@ -129,7 +124,6 @@ class Router:
     def attach_durability(self, committer: Committer) -> None:
         """Deliver_sm wait for their outbox row's commit; submits fail while writes fail."""
         self.committer = committer
-        self._durable = committer.store
 
     # ---------------------------------------------------------------- submit path
 
@@ -207,7 +201,9 @@ class Router:
         if not dest_addr:
             return Accepted(CommandStatus.ESME_RINVDSTADR)
         system_id = account.policy.system_id
-        carrier_name = self.routes.lookup(system_id, dest_addr, dest_ton)
+        # Normalised once: routing and the loopback test both match on these digits.
+        digits = self.routes.digits(dest_addr, dest_ton)
+        carrier_name = None if digits is None else self.routes.lookup_digits(system_id, digits)
         if carrier_name is None and isinstance(self._unroutable, CommandStatus):
             return Accepted(self._unroutable)
         sim_now = self._sim_now()
@@ -275,8 +271,8 @@ class Router:
         if concat is not None:
             self._reassemble(message, concat, sim_now)
         self._advance(message, Code.QUEUED, sim_now)
-        if self._virtual_numbers:
-            owner = self._loopback_owner(dest_addr, dest_ton)
+        if self._virtual_numbers and digits is not None:
+            owner = self._virtual_numbers.get(digits)
             if owner is not None:
                 self._loopback(message, owner, sim_now)
                 return _accepted(CommandStatus.ESME_ROK, message.message_id)
@@ -319,10 +315,6 @@ class Router:
         carrier.restore(message)
 
     # ---------------------------------------------------------------- mobile-originated
-
-    def _loopback_owner(self, dest_addr: str, dest_ton: int) -> str | None:
-        digits = normalise(dest_addr, dest_ton, self._country_code)
-        return None if digits is None else self._virtual_numbers.get(digits)
 
     def _loopback(self, message: Message, owner: str, sim_now: float) -> None:
         """A submit to another account's virtual number: that account receives it as MO."""
@@ -458,7 +450,7 @@ class Router:
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
         pdu = build_receipt(message, code, intermediate=intermediate)
-        if self._durable is None:
+        if self.committer is None:
             self.outboxes.put(
                 OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate)
             )
@@ -470,18 +462,18 @@ class Router:
 
     def _deliver(self, item: OutboxItem) -> None:
         """Into the outbox now, or, with a durable store, once its row is committed."""
-        if self._durable is None or self.committer is None:
+        if self.committer is None:
             self.outboxes.put(item)
             return
-        self._durable.put_outbox(
+        self.committer.store.put_outbox(
             item.key, item.system_id, encode(item.pdu), item.message_id, item.final
         )
         self.committer.hold(item)
 
     def receipt_acknowledged(self, item: OutboxItem) -> None:
         """The ESME answered a deliver_sm with ESME_ROK: a final receipt ends the message's work."""
-        if self._durable is not None and item.key:
-            self._durable.ack_outbox(item.key)
+        if self.committer is not None and item.key:
+            self.committer.store.ack_outbox(item.key)
         if item.final:
             self._release_one(item.system_id)
 

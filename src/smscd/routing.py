@@ -67,11 +67,17 @@ class RouteTable:
             lengths.add(len(route.prefix))
         self._lengths = sorted(lengths, reverse=True)
 
+    def digits(self, addr: str, ton: int) -> str | None:
+        """The destination's E.164 digits under this table's country code (``normalise``)."""
+        return normalise(addr, ton, self._country_code)
+
     def lookup(self, system_id: str, addr: str, ton: int) -> str | None:
         """The carrier name for a destination, or None when no route matches."""
         digits = normalise(addr, ton, self._country_code)
-        if digits is None:
-            return None
+        return None if digits is None else self.lookup_digits(system_id, digits)
+
+    def lookup_digits(self, system_id: str, digits: str) -> str | None:
+        """``lookup`` for digits already normalised (``digits``)."""
         own, shared = self._own, self._shared
         for length in self._lengths:
             if length > len(digits):
