@@ -53,8 +53,9 @@ from smscd.router import Router
 from smscd.routing import Route, RouteTable
 from smscd.scenario_player import play_scenario
 from smscd.simtime import SimulationTime
-from smscd.smpp.codec import decode
-from smscd.smpp.pdus import DeliverSm
+from smscd.smpp.codec import EncodedRequest
+from smscd.smpp.constants import CommandId
+from smscd.smpp.errors import SmppError
 from smscd.smpp.session import SessionConfig
 from smscd.sms.reassembly import Reassembler
 from smscd.store.base import Store
@@ -224,12 +225,15 @@ class Daemon:
             self.router.resume(message)
         receipts = 0
         for record in store.load_outbox():
-            pdu = decode(record.pdu)
-            if not isinstance(pdu, DeliverSm):
+            try:
+                request = EncodedRequest.from_frame(record.pdu)
+            except (SmppError, ValueError):
+                request = None
+            if request is None or request.command_id != CommandId.DELIVER_SM:
                 log.warning("outbox_row_unreadable", key=record.key)
                 continue
             item = OutboxItem(
-                record.system_id, pdu, record.message_id, final=record.final, key=record.key
+                record.system_id, request, record.message_id, final=record.final, key=record.key
             )
             if record.final:
                 account = self.accounts.get(record.system_id)

@@ -81,6 +81,9 @@ class Committer:
         self._new: list[str] = []
         self._waiters: set[Callable[[], None]] = set()
         self._kick = trio.lowlevel.ParkingLot()
+        # Whether run() is parked: kicks are per submit and receipt, and waking a lot that
+        # nobody waits in still costs a microsecond or two.
+        self._parked = False
 
     # ---------------------------------------------------------------- promises
 
@@ -91,7 +94,8 @@ class Committer:
     def wait(self, waker: Callable[[], None]) -> None:
         """Call `waker` after the next commit (or failure); kicks the committer."""
         self._waiters.add(waker)
-        self._kick.unpark_all()
+        if self._parked:
+            self._kick.unpark_all()
 
     def accepted(self, message_id: str) -> None:
         """A message was accepted: its submit waits for the next batch."""
@@ -100,7 +104,8 @@ class Committer:
     def hold(self, item: OutboxItem) -> None:
         """Put `item` in its outbox once the batch carrying its row is committed."""
         self._held.append(item)
-        self._kick.unpark_all()
+        if self._parked:
+            self._kick.unpark_all()
 
     # ---------------------------------------------------------------- the task
 
@@ -109,14 +114,20 @@ class Committer:
         store = self.store
         while True:
             if not store.changes and not self._held:
-                with trio.move_on_after(IDLE_INTERVAL):
-                    await self._kick.park()
+                self._parked = True
+                try:
+                    with trio.move_on_after(IDLE_INTERVAL):
+                        await self._kick.park()
+                finally:
+                    self._parked = False
                 if not store.changes and not self._held:
                     self._save_state()  # a clock advanced or re-rated: nothing else changed
                     if not store.changes:
                         continue
-            if store.changes < self._batch_size:
-                await trio.sleep(self._batch_delay)
+                if store.changes < self._batch_size:
+                    # The first change after a quiet spell: let a batch gather. Under load
+                    # the changes waiting now gathered while the last batch was written.
+                    await trio.sleep(self._batch_delay)
             await self.commit_once()
             if not self.healthy:
                 await trio.sleep(RETRY_INTERVAL)

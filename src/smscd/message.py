@@ -11,7 +11,8 @@ they end up in receipts and query_sm answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import overload
 
 import attrs
 
@@ -19,7 +20,14 @@ from smscd.smpp.constants import MessageState
 from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.status import STATUS_CODES, Code, StatusCode, is_final, lookup
 
-__all__ = ["Address", "ConcatPart", "Message", "MessageIdGenerator", "StatusEvent"]
+__all__ = [
+    "Address",
+    "ConcatPart",
+    "Message",
+    "MessageIdGenerator",
+    "StatusEvent",
+    "StatusHistory",
+]
 
 
 # Operator code -> whether it is final, as a plain dict: this is asked three times per message,
@@ -52,8 +60,97 @@ class StatusEvent:
     at: float
 
 
-# Four events per message (accepted, queued, sending, delivered): built by the faster factory.
 _new_event: Callable[[int, float], StatusEvent] = positional_factory(StatusEvent)
+
+
+class StatusHistory(Sequence[StatusEvent]):
+    """The statuses a message went through, oldest first: a sequence of ``StatusEvent``.
+
+    Kept as one flat list ``[code, at, code, at, ...]`` rather than one object per event: a
+    message passes through about eight statuses, recorded on the hot path and kept for as
+    long as the message is retained (100,000 queued messages), so the events are made only
+    when someone reads them (the HTTP view, tests). Equal to any sequence of the same events.
+    """
+
+    __slots__ = ("_flat",)
+
+    def __init__(self, events: Iterable[StatusEvent] = ()) -> None:
+        flat: list[float] = []
+        for event in events:
+            flat.append(event.code)
+            flat.append(event.at)
+        self._flat = flat
+
+    @classmethod
+    def from_flat(cls, flat: list[float]) -> StatusHistory:
+        """A history over ``[code, at, ...]``, taken as it is (not copied)."""
+        history = cls()
+        history._flat = flat
+        return history
+
+    @property
+    def flat(self) -> list[float]:
+        """``[code, at, code, at, ...]``; read it, do not change it."""
+        return self._flat
+
+    def add(self, code: int, at: float) -> None:
+        """Append the event (``code``, ``at``) without making a ``StatusEvent``."""
+        flat = self._flat
+        flat.append(code)
+        flat.append(at)
+
+    def append(self, event: StatusEvent) -> None:
+        self.add(event.code, event.at)
+
+    @property
+    def last_at(self) -> float:
+        """When the latest status was reached.
+
+        Raises:
+            IndexError: the history is empty.
+        """
+        return self._flat[-1]
+
+    def __len__(self) -> int:
+        return len(self._flat) >> 1
+
+    @overload
+    def __getitem__(self, index: int) -> StatusEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StatusEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> StatusEvent | list[StatusEvent]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        count = len(self._flat) >> 1
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError("history index out of range")
+        flat = self._flat
+        return _new_event(int(flat[2 * index]), flat[2 * index + 1])
+
+    def __iter__(self) -> Iterator[StatusEvent]:
+        flat = self._flat
+        for i in range(0, len(flat), 2):
+            yield _new_event(int(flat[i]), flat[i + 1])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StatusHistory):
+            return self._flat == other._flat
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"StatusHistory({list(self)!r})"
+
+
+def _as_history(events: Iterable[StatusEvent]) -> StatusHistory:
+    return events if type(events) is StatusHistory else StatusHistory(events)
 
 
 @fast_frozen
@@ -122,7 +219,7 @@ class Message:
     validity_deadline: float | None = None
     scheduled_time: float | None = None
     status: int = int(Code.ACCEPTED)
-    history: list[StatusEvent] = attrs.field(factory=list)
+    history: StatusHistory = attrs.field(factory=StatusHistory, converter=_as_history)
     done_time: float | None = None
     concat: ConcatPart | None = None
     concat_text: str | None = None
@@ -136,9 +233,9 @@ class Message:
         # A new message's history starts with its acceptance; a store restoring a message
         # passes the full history and it is kept as given.
         if not self.history:
-            self.history.append(_new_event(self.status, self.submit_time))
+            self.history.add(self.status, self.submit_time)
         if final and self.done_time is None:
-            self.done_time = self.history[-1].at
+            self.done_time = self.history.last_at
 
     @property
     def is_final(self) -> bool:
@@ -178,7 +275,7 @@ class Message:
             raise ValueError(
                 f"message {self.message_id} is final ({self.status}); cannot record {code}"
             )
-        self.history.append(_new_event(code, at))
+        self.history.add(code, at)
         self.status = code
         if final:
             self.done_time = at
@@ -195,14 +292,15 @@ class Message:
         """
         if self.done_time is not None:
             raise ValueError(f"message {self.message_id} is final ({self.status})")
-        history = self.history
+        flat = self.history.flat
         for code in codes:
             final = _FINAL.get(code)
             if final is None:
                 lookup(code)  # raises KeyError
             # A Code member would serialise as its name in some encoders.
             value = code if type(code) is int else int(code)
-            history.append(_new_event(value, at))
+            flat.append(value)
+            flat.append(at)
             self.status = value
             if final:
                 self.done_time = at

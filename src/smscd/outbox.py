@@ -15,15 +15,20 @@ from collections.abc import Callable, Iterable
 import attrs
 import trio
 
+from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.pdus import DeliverSm
 
 
 @attrs.define(slots=True, eq=False)
 class OutboxItem:
-    """One deliver_sm on its way to an ESME; `attempts` counts refusals and time-outs."""
+    """One deliver_sm on its way to an ESME; `attempts` counts refusals and time-outs.
+
+    The deliver_sm is kept encoded (`request`): it is built once, stored as it is by the
+    durable store and sent as it is; `pdu` decodes it for whoever wants to look.
+    """
 
     system_id: str
-    pdu: DeliverSm
+    request: EncodedRequest
     message_id: str | None = None
     attempts: int = 0
     # A final receipt keeps its message counted against the account's max_queued until the
@@ -31,6 +36,14 @@ class OutboxItem:
     final: bool = False
     # Its name in the durable store's outbox table ("" with the memory store).
     key: str = ""
+
+    @property
+    def pdu(self) -> DeliverSm:
+        """The deliver_sm, decoded (not for the hot path)."""
+        pdu = self.request.decode()
+        if not isinstance(pdu, DeliverSm):  # pragma: no cover - only deliver_sm are put here
+            raise TypeError(f"outbox item {self.key or self.message_id} is not a deliver_sm")
+        return pdu
 
 
 class Outbox:

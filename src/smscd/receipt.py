@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import struct
 import unicodedata
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -24,9 +25,10 @@ from typing import NamedTuple
 import attrs
 
 from smscd.message import Message
-from smscd.smpp.constants import EsmClass, MessageState
+from smscd.smpp.codec import EncodedRequest
+from smscd.smpp.constants import CommandId, EsmClass, MessageState
 from smscd.smpp.pdus import DeliverSm
-from smscd.smpp.tlv import NetworkErrorCode, Tlvs
+from smscd.smpp.tlv import NetworkErrorCode, Tlvs, encode_tlvs
 from smscd.status import STAT_BY_STATE, Code, StatusGroup, lookup
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "format_receipt",
     "message_receipt",
     "parse_receipt",
+    "receipt_body",
+    "receipt_request",
 ]
 
 #: How many characters of the message text a receipt quotes (Appendix B).
@@ -179,8 +183,9 @@ class _ReceiptKind(NamedTuple):
     head: str  # from " sub:" to "submit date:"
     tail: str  # from " stat:" to "text:"
     esm_class: int
-    message_state: int
-    network_error_code: NetworkErrorCode | None
+    # The TLVs after receipted_message_id, encoded: network_error_code (errors only) and
+    # message_state, in the order the codec writes them.
+    tlvs: bytes
 
 
 _KINDS: dict[tuple[int, bool], _ReceiptKind] = {}
@@ -200,16 +205,33 @@ def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
             if intermediate
             else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
         ),
-        message_state=int(state),
-        # Frozen, so one instance serves every receipt of the code.
-        network_error_code=NetworkErrorCode(NETWORK_TYPE_GSM, row.code) if failed else None,
+        tlvs=encode_tlvs(
+            Tlvs(
+                network_error_code=(
+                    NetworkErrorCode(NETWORK_TYPE_GSM, row.code) if failed else None
+                ),
+                message_state=int(state),
+            )
+        ),
     )
     _KINDS[(int(code), intermediate)] = kind
     return kind
 
 
-def build_receipt(message: Message, code: int, *, intermediate: bool = False) -> DeliverSm:
-    """The deliver_sm that tells the ESME about ``code`` for ``message``.
+# The deliver_sm body of a receipt (§4.6.1), with what never varies written out: service_type
+# "", source ton/npi/addr, dest ton/npi/addr, esm_class, protocol_id 0, priority_flag 0,
+# schedule_delivery_time "", validity_period "", registered_delivery 0,
+# replace_if_present_flag 0, data_coding 1 (IA5), sm_default_msg_id 0, sm_length,
+# short_message, then the TLVs: receipted_message_id (0x001E) and the kind's.
+_BODY = b"\x00%c%c%s\x00%c%c%s\x00%c\x00\x00\x00\x00\x00\x00\x01\x00%c%s\x00\x1e%s%s\x00%s"
+_U16 = struct.Struct(">H").pack
+# C-octet string limits of the fields written above (§4.6.1, §5.3.2.12), terminator excluded.
+_MAX_ADDRESS = 20
+_MAX_SHORT_MESSAGE = 254
+
+
+def receipt_body(message: Message, code: int, *, intermediate: bool = False) -> bytes:
+    """The body (all after the header) of the deliver_sm that tells the ESME about ``code``.
 
     A final receipt (esm_class 0x04) carries the final SMPP state and ``stat`` word; an
     intermediate notification (esm_class 0x20) carries ENROUTE and the current 1xx code. Both
@@ -218,33 +240,63 @@ def build_receipt(message: Message, code: int, *, intermediate: bool = False) ->
 
     The text is sent as ASCII (IA5): every receipt parser in the wild reads it that way, so
     characters outside ASCII in the quoted ``text:`` become ``?``.
+
+    This is the per-message hot path, so it writes octets directly rather than building a
+    DeliverSm and encoding it (``build_receipt`` decodes these octets, and the codec tests
+    hold the two to the same bytes).
+
+    Raises:
+        ValueError: an address or the message id does not fit its field.
     """
-    # This is the per-message hot path: what depends on the code alone comes from a table,
-    # and our own ids and table rows need none of format_receipt's argument checks, so the
-    # line is assembled directly (same format, tested).
     kind = _KINDS.get((code, intermediate)) or _receipt_kind(code, intermediate)
-    at = message.history[-1].at if intermediate or message.done_time is None else message.done_time
+    at = message.history.last_at if intermediate or message.done_time is None else message.done_time
+    message_id = message.message_id
     text = (
-        f"id:{message.message_id}{kind.head}{_minute(int(message.submit_time // 60))}"
+        f"id:{message_id}{kind.head}{_minute(int(message.submit_time // 60))}"
         f" done date:{_minute(int(at // 60))}{kind.tail}{_clean_text(message.text or '')}"
-    )
+    ).encode("ascii", "replace")
     source, destination = message.destination, message.source
-    return DeliverSm(
-        source_addr_ton=source.ton,
-        source_addr_npi=source.npi,
-        source_addr=source.addr,
-        dest_addr_ton=destination.ton,
-        dest_addr_npi=destination.npi,
-        destination_addr=destination.addr,
-        esm_class=kind.esm_class,
-        data_coding=RECEIPT_DATA_CODING,
-        short_message=text.encode("ascii", "replace"),
-        tlvs=Tlvs(
-            receipted_message_id=message.message_id,
-            message_state=kind.message_state,
-            network_error_code=kind.network_error_code,
-        ),
+    source_addr = source.addr.encode("latin-1")
+    destination_addr = destination.addr.encode("latin-1")
+    receipted = message_id.encode("latin-1")
+    if (
+        len(source_addr) > _MAX_ADDRESS
+        or len(destination_addr) > _MAX_ADDRESS
+        or len(text) > _MAX_SHORT_MESSAGE
+        or len(receipted) > _MAX_ID_LENGTH
+        or b"\x00" in source_addr
+        or b"\x00" in destination_addr
+        or b"\x00" in receipted
+    ):
+        raise ValueError(f"message {message_id}: a receipt field does not fit the wire")
+    return _BODY % (
+        source.ton,
+        source.npi,
+        source_addr,
+        destination.ton,
+        destination.npi,
+        destination_addr,
+        kind.esm_class,
+        len(text),
+        text,
+        _U16(len(receipted) + 1),
+        receipted,
+        kind.tlvs,
     )
+
+
+def receipt_request(message: Message, code: int, *, intermediate: bool = False) -> EncodedRequest:
+    """``receipt_body`` as a deliver_sm ready for ``Session.send_request``."""
+    return EncodedRequest(
+        CommandId.DELIVER_SM, receipt_body(message, code, intermediate=intermediate)
+    )
+
+
+def build_receipt(message: Message, code: int, *, intermediate: bool = False) -> DeliverSm:
+    """The deliver_sm of ``receipt_body``, as a PDU (see there)."""
+    pdu = receipt_request(message, code, intermediate=intermediate).decode()
+    assert isinstance(pdu, DeliverSm)
+    return pdu
 
 
 @attrs.frozen

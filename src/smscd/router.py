@@ -20,10 +20,10 @@ from smscd.carriers.base import Carrier
 from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.mo import MoError, MoMessage, build_mo_parts, check_handset_number, check_virtual_number
 from smscd.outbox import Outboxes, OutboxItem
-from smscd.receipt import build_receipt
+from smscd.receipt import receipt_request
 from smscd.routing import Route, RouteTable
 from smscd.smpp import timefmt
-from smscd.smpp.codec import encode
+from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
 from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.smpp.pdus import (
@@ -358,7 +358,9 @@ class Router:
         )
         mo_id = self._ids.next()
         for sequence, part in enumerate(parts, start=1):
-            self._deliver(OutboxItem(owner, part, mo_id, key=f"mo:{mo_id}:{sequence}"))
+            self._deliver(
+                OutboxItem(owner, EncodedRequest.of(part), mo_id, key=f"mo:{mo_id}:{sequence}")
+            )
         log.info(
             "mo_queued",
             mo_id=mo_id,
@@ -449,15 +451,17 @@ class Router:
             self._release_one(message.system_id)
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
-        pdu = build_receipt(message, code, intermediate=intermediate)
+        request = receipt_request(message, code, intermediate=intermediate)
         if self.committer is None:
             self.outboxes.put(
-                OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate)
+                OutboxItem(message.system_id, request, message.message_id, final=not intermediate)
             )
             return
         key = f"{message.message_id}:{code}" if intermediate else f"{message.message_id}:final"
         self._deliver(
-            OutboxItem(message.system_id, pdu, message.message_id, final=not intermediate, key=key)
+            OutboxItem(
+                message.system_id, request, message.message_id, final=not intermediate, key=key
+            )
         )
 
     def _deliver(self, item: OutboxItem) -> None:
@@ -466,7 +470,7 @@ class Router:
             self.outboxes.put(item)
             return
         self.committer.store.put_outbox(
-            item.key, item.system_id, encode(item.pdu), item.message_id, item.final
+            item.key, item.system_id, item.request.frame(), item.message_id, item.final
         )
         self.committer.hold(item)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from smscd.message import Address, Message, MessageIdGenerator, StatusEvent
+from smscd.message import Address, Message, MessageIdGenerator, StatusEvent, StatusHistory
 from smscd.smpp.constants import MessageState
 from smscd.status import Code
 
@@ -133,14 +133,7 @@ def test_restart_after_one_microsecond_cannot_collide() -> None:
 
 
 def test_record_codes_stops_after_the_first_final_code() -> None:
-    message = Message(
-        message_id="1",
-        system_id="acme",
-        source=Address(5, 0, "Shop"),
-        destination=Address(1, 1, "46700000001"),
-        payload=b"hi",
-        submit_time=100.0,
-    )
+    message = make_message(submit_time=100.0)
     message.record_codes((Code.QUEUED, Code.SENDING), 101.0)
     message.record_codes((Code.DELIVERED_TO_HANDSET, Code.EXPIRED), 102.0)
     assert [(e.code, e.at) for e in message.history] == [
@@ -153,3 +146,35 @@ def test_record_codes_stops_after_the_first_final_code() -> None:
     assert (message.status, message.done_time) == (201, 102.0)
     with pytest.raises(ValueError, match="final"):
         message.record_codes((Code.EXPIRED,), 103.0)
+
+
+def test_status_history_is_a_sequence_of_events() -> None:
+    """The flat history reads like the list of StatusEvent it replaces."""
+    events = [StatusEvent(101, T0), StatusEvent(102, T0), StatusEvent(201, T0 + 2.5)]
+    history = StatusHistory(events)
+    assert len(history) == 3
+    assert history == events and events == history
+    assert history != events[:2]
+    assert history[0] == events[0] and history[-1] == events[-1]
+    assert history[1:] == events[1:]
+    assert list(reversed(history)) == events[::-1]
+    assert StatusEvent(102, T0) in history
+    assert history.last_at == T0 + 2.5
+    with pytest.raises(IndexError):
+        history[3]
+    with pytest.raises(IndexError):
+        history[-4]
+    history.add(202, T0 + 3)
+    assert history[-1] == StatusEvent(202, T0 + 3)
+    assert history.flat == [101, T0, 102, T0, 201, T0 + 2.5, 202, T0 + 3]
+    assert StatusHistory.from_flat(list(history.flat)) == history
+
+
+def test_message_takes_a_list_as_history() -> None:
+    events = [StatusEvent(101, T0), StatusEvent(110, T0 + 1)]
+    message = make_message(status=110, history=events)
+    assert isinstance(message.history, StatusHistory)
+    assert message.history == events
+    message.record_codes((111, 112), T0 + 2)
+    assert [e.code for e in message.history] == [101, 110, 111, 112]
+    assert all(type(e.code) is int for e in message.history)

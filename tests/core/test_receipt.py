@@ -13,10 +13,17 @@ from smscd.receipt import (
     STAT_WORDS,
     ReceiptError,
     ReceiptFields,
+    build_receipt,
     format_receipt,
     message_receipt,
     parse_receipt,
+    receipt_body,
 )
+from smscd.smpp.codec import encode
+from smscd.smpp.constants import EsmClass, MessageState
+from smscd.smpp.pdus import DeliverSm
+from smscd.smpp.tlv import NetworkErrorCode, Tlvs
+from smscd.status import STAT_BY_STATE, STATUS_CODES, StatusGroup, is_final, lookup
 
 SUBMIT = datetime(2024, 1, 31, 12, 0)
 DONE = datetime(2024, 1, 31, 12, 1)
@@ -35,6 +42,30 @@ def receipt(**overrides: object) -> str:
     }
     values.update(overrides)
     return format_receipt(**values)  # type: ignore[arg-type]
+
+
+ACME = Address(5, 0, "Acme")
+HANDSET = Address(1, 1, "46700000001")
+
+
+def receipt_message(
+    *,
+    source: Address = ACME,
+    destination: Address = HANDSET,
+    text: str | None = None,
+    message_id: str = "1795453364417043",
+    submit_time: float = 1_795_450_000.7,
+) -> Message:
+    """A message from ``source`` to ``destination``, as a receipt needs it."""
+    return Message(
+        message_id=message_id,
+        system_id="acme",
+        source=source,
+        destination=destination,
+        payload=b"",
+        text=text,
+        submit_time=submit_time,
+    )
 
 
 def test_exact_format() -> None:
@@ -217,18 +248,8 @@ def test_message_receipt_for_failure_and_binary() -> None:
 
 def test_build_receipt_text_is_exactly_format_receipt() -> None:
     # build_receipt assembles the line itself on the hot path; it must not drift.
-    from smscd.message import Address, Message  # noqa: PLC0415
-    from smscd.receipt import build_receipt  # noqa: PLC0415
 
-    message = Message(
-        message_id="1795453364417043",
-        system_id="acme",
-        source=Address(5, 0, "Acme"),
-        destination=Address(1, 1, "46700000001"),
-        payload=b"",
-        text="Hej\nvärlden, 20+ characters here",
-        submit_time=1_795_450_000.7,
-    )
+    message = receipt_message(text="Hej\nvärlden, 20+ characters here")
     message.record(501, 1_795_450_130.2)
     pdu = build_receipt(message, 501)
     expected = format_receipt(
@@ -242,3 +263,81 @@ def test_build_receipt_text_is_exactly_format_receipt() -> None:
         text=message.text or "",
     )
     assert pdu.short_message == expected.encode("ascii", "replace")
+
+
+def _reference_receipt(message: Message, code: int, intermediate: bool) -> DeliverSm:
+    """The receipt as the PDU classes build it, field by field (what receipt_body's direct
+    octets must equal)."""
+    row = lookup(code)
+    state = MessageState.ENROUTE if intermediate else row.message_state
+    failed = not intermediate and row.group in (StatusGroup.REJECTION, StatusGroup.ERROR)
+    done = message.history.last_at if intermediate else message.done_time
+    assert done is not None
+    text = format_receipt(
+        message.message_id,
+        submitted=1,
+        delivered=1 if code == 201 else 0,
+        submit_date=datetime.fromtimestamp(message.submit_time, UTC),
+        done_date=datetime.fromtimestamp(done, UTC),
+        stat=STAT_BY_STATE[state],
+        err=code,
+        text=message.text or "",
+    )
+    return DeliverSm(
+        source_addr_ton=message.destination.ton,
+        source_addr_npi=message.destination.npi,
+        source_addr=message.destination.addr,
+        dest_addr_ton=message.source.ton,
+        dest_addr_npi=message.source.npi,
+        destination_addr=message.source.addr,
+        esm_class=(
+            EsmClass.TYPE_INTERMEDIATE_NOTIFICATION
+            if intermediate
+            else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
+        ),
+        data_coding=1,
+        short_message=text.encode("ascii", "replace"),
+        tlvs=Tlvs(
+            receipted_message_id=message.message_id,
+            message_state=int(state),
+            network_error_code=NetworkErrorCode(3, code) if failed else None,
+        ),
+    )
+
+
+@pytest.mark.parametrize("code", sorted(STATUS_CODES))
+def test_receipt_octets_equal_the_encoded_pdu(code: int) -> None:
+    """receipt_body writes octets directly; they must be exactly the codec's encoding."""
+    intermediate = not is_final(code)
+    message = receipt_message(text="Ünïcode ✓ and more than twenty characters")
+    message.record(code, 1_795_450_130.2)
+    body = receipt_body(message, code, intermediate=intermediate)
+    assert body == encode(_reference_receipt(message, code, intermediate))[16:]
+
+
+@given(
+    source=st.text(st.characters(max_codepoint=255, blacklist_characters="\x00"), max_size=20),
+    destination=st.text(st.sampled_from("0123456789+"), min_size=1, max_size=20),
+    ton=st.integers(0, 255),
+    text=st.none() | st.text(max_size=40),
+    code=st.sampled_from([201, 202, 404, 501, 514]),
+)
+def test_receipt_octets_for_any_fields(
+    source: str, destination: str, ton: int, text: str | None, code: int
+) -> None:
+    message = receipt_message(
+        source=Address(ton, 0, source),
+        destination=Address(1, ton, destination),
+        text=text,
+        message_id="42",
+    )
+    message.record(code, 1_795_450_061.0)
+    assert receipt_body(message, code) == encode(_reference_receipt(message, code, False))[16:]
+    assert build_receipt(message, code) == _reference_receipt(message, code, False)
+
+
+def test_receipt_fields_that_do_not_fit_are_refused() -> None:
+    message = receipt_message(source=Address(1, 1, "1" * 21))
+    message.record(201, 1_795_450_061.0)
+    with pytest.raises(ValueError, match="does not fit"):
+        receipt_body(message, 201)

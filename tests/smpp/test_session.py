@@ -6,8 +6,9 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from smscd.smpp.codec import PduReader, encode
+from smscd.smpp.codec import EncodedRequest, PduReader, encode
 from smscd.smpp.constants import BindType, CommandId, CommandStatus
+from smscd.smpp.errors import SmppError
 from smscd.smpp.pdus import (
     PDU_CLASSES,
     AlertNotification,
@@ -714,3 +715,53 @@ def test_renumbered_copy_is_a_true_copy(cls: type[Pdu]) -> None:
     assert original.sequence_number == 3
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         copy.sequence_number = 8  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------- encoded requests
+
+
+def test_encoded_request_goes_out_as_the_pdu_would() -> None:
+    """A request encoded once (a receipt) is sent under the session's sequence number, byte
+    for byte what the PDU itself would have been, and counts against the window the same."""
+    pair = bound_pair(BindType.RECEIVER)
+    pdu = DeliverSm(source_addr="46700000001", destination_addr="Acme", short_message=b"id:1")
+    encoded = EncodedRequest.of(pdu)
+    numbers = [pair.smsc.send_request(encoded, 1.0, n) for n in range(2)]
+    assert encoded.sequence_number == 0  # the caller's object is not changed
+    assert pair.smsc.outstanding == 2
+    wire = pair.smsc.data_to_send()
+    assert wire == b"".join(encode(attrs.evolve(pdu, sequence_number=n)) for n in numbers)
+    received = pair.esme.receive_data(wire, 1.0)
+    assert [e.pdu for e in received] == [  # type: ignore[union-attr]
+        attrs.evolve(pdu, sequence_number=n) for n in numbers
+    ]
+    pair.esme.send_response(DeliverSmResp(sequence_number=numbers[1]))
+    [answered] = pair.to_smsc(2.0)
+    assert isinstance(answered, ResponseReceived)
+    assert answered.context == 1
+    assert isinstance(answered.request, EncodedRequest)
+    assert answered.request.sequence_number == numbers[1]
+    assert answered.request.decode() == attrs.evolve(pdu, sequence_number=numbers[1])
+    # Drained like any request when the connection ends.
+    [(request, context)] = pair.smsc.drain_outstanding()
+    assert (request.sequence_number, context) == (numbers[0], 0)
+
+
+def test_encoded_request_obeys_the_state_tables() -> None:
+    pair = bound_pair(BindType.TRANSMITTER)
+    with pytest.raises(OperationNotAllowedError):
+        pair.smsc.send_request(EncodedRequest.of(DeliverSm()), 0.0)
+
+
+def test_encoded_request_construction_checks() -> None:
+    frame = encode(DeliverSm(sequence_number=7, short_message=b"x"))
+    request = EncodedRequest.from_frame(frame)
+    assert (request.command_id, request.sequence_number) == (CommandId.DELIVER_SM, 7)
+    assert request.frame() == frame
+    assert request == EncodedRequest.of(DeliverSm(sequence_number=7, short_message=b"x"))
+    with pytest.raises(ValueError, match="response"):
+        EncodedRequest.from_frame(encode(DeliverSmResp(sequence_number=1)))
+    with pytest.raises(ValueError, match="response"):
+        EncodedRequest.of(DeliverSmResp())
+    with pytest.raises(SmppError):
+        EncodedRequest.from_frame(frame[:-1])

@@ -23,6 +23,7 @@ from smscd.smpp.pdus import Pdu
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_LENGTH",
+    "EncodedRequest",
     "Header",
     "PduReader",
     "decode",
@@ -132,6 +133,80 @@ def decode(frame: bytes) -> Pdu:
             fatal=True,
         )
     return _decode_body(frame, command_id, status, sequence_number)
+
+
+class EncodedRequest:
+    """A request already encoded: its command_id and body, without the header.
+
+    For the requests an SMSC sends by the tens of thousands (delivery receipts): built straight
+    to bytes once, kept as such in the outbox and the durable store, and sent by
+    ``Session.send_request``, which writes a header with the sequence number it allocates in
+    front of the body instead of copying and re-encoding a PDU object. The command_status of a
+    request is always 0 (§3.2).
+
+    Attributes:
+        command_id: the request's command_id.
+        body: every octet after the 16-octet header.
+        sequence_number: the number on the wire once sent (0 before).
+    """
+
+    __slots__ = ("body", "command_id", "sequence_number")
+
+    def __init__(self, command_id: int, body: bytes, sequence_number: int = 0) -> None:
+        self.command_id = command_id
+        self.body = body
+        self.sequence_number = sequence_number
+
+    @classmethod
+    def of(cls, pdu: Pdu) -> EncodedRequest:
+        """Encode ``pdu`` once.
+
+        Raises:
+            ValueError: ``pdu`` is a response, or a field does not fit the wire.
+        """
+        if pdu.command_id & 0x80000000:
+            raise ValueError(f"{type(pdu).__name__} is a response, not a request")
+        return cls(pdu.command_id, encode(pdu)[HEADER_LENGTH:], pdu.sequence_number)
+
+    @classmethod
+    def from_frame(cls, frame: bytes) -> EncodedRequest:
+        """The request in a whole frame, checked by decoding it.
+
+        Raises:
+            SmppError: the frame is not a valid PDU (see ``decode``).
+            ValueError: it is a valid response, not a request.
+        """
+        pdu = decode(frame)
+        if pdu.command_id & 0x80000000:
+            raise ValueError(f"{type(pdu).__name__} is a response, not a request")
+        return cls(pdu.command_id, bytes(frame[HEADER_LENGTH:]), pdu.sequence_number)
+
+    def frame(self) -> bytes:
+        """The whole frame, header included, as it goes (or went) on the wire."""
+        body = self.body
+        header = _HEADER.pack(HEADER_LENGTH + len(body), self.command_id, 0, self.sequence_number)
+        return header + body
+
+    def decode(self) -> Pdu:
+        """The PDU these octets encode (for inspection and tests; not on the hot path)."""
+        return decode(self.frame())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EncodedRequest):
+            return NotImplemented
+        return (self.command_id, self.sequence_number, self.body) == (
+            other.command_id,
+            other.sequence_number,
+            other.body,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking: compared by value only
+
+    def __repr__(self) -> str:
+        return (
+            f"EncodedRequest(command_id=0x{self.command_id:08X}, "
+            f"sequence_number={self.sequence_number}, body={self.body!r})"
+        )
 
 
 class PduReader:

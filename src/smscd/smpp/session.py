@@ -23,12 +23,13 @@ order, so the earliest is the first entry: O(1), no scan, no heap.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias, TypeVar, assert_never
 
 import attrs
 
-from smscd.smpp.codec import PduReader, encode
+from smscd.smpp.codec import EncodedRequest, PduReader, encode
 from smscd.smpp.constants import (
     RESPONSE_BIT,
     SMPP_VERSION_34,
@@ -143,7 +144,8 @@ def _compile_renumber(cls: type[Pdu]) -> Callable[[Any, int], Any]:
 _RENUMBER: Final[Mapping[type, Callable[[Any, int], Any]]] = {
     cls: _compile_renumber(cls) for cls in PDU_CLASSES.values()
 }
-_RequestT = TypeVar("_RequestT", bound=RequestPdu)
+_RequestT = TypeVar("_RequestT", bound=RequestPdu | EncodedRequest)
+_HEADER: Final = struct.Struct(">IIII")
 
 # Request command_id -> the CommandId member of its response (see _Pending).
 _RESPONSE_ID: Final[Mapping[int, CommandId]] = {
@@ -251,7 +253,7 @@ class RequestReceived:
 class ResponseReceived:
     """The answer to one of our requests (possibly a generic_nack); its window slot is free."""
 
-    request: RequestPdu
+    request: RequestPdu | EncodedRequest
     response: ResponsePdu
     context: object
 
@@ -260,7 +262,7 @@ class ResponseReceived:
 class RequestTimedOut:
     """No answer within ``response_timeout``; the window slot is free, a late answer ignored."""
 
-    request: RequestPdu
+    request: RequestPdu | EncodedRequest
     context: object
 
 
@@ -321,7 +323,7 @@ Event: TypeAlias = (
 # of the expected response, compared by identity (decoded PDUs carry the members) so that
 # receive_data can settle the common case inline; binds store None there, so that their
 # response takes the slow path, which moves the state machine.
-_Pending: TypeAlias = tuple[RequestPdu, object, float, "CommandId | None"]
+_Pending: TypeAlias = tuple[RequestPdu | EncodedRequest, object, float, "CommandId | None"]
 
 
 # --------------------------------------------------------------------------------- session
@@ -540,7 +542,9 @@ class Session:
             ProtocolError(pdu.command_status, pdu.command_id, sequence_number, False, reason)
         )
 
-    def _on_bind_response(self, request: RequestPdu, pdu: ResponsePdu, events: list[Event]) -> None:
+    def _on_bind_response(
+        self, request: RequestPdu | EncodedRequest, pdu: ResponsePdu, events: list[Event]
+    ) -> None:
         """ESME role: our bind was answered."""
         # _on_response matched the kinds: a bind_*_resp of the same bind, or a generic_nack.
         assert isinstance(request, BindTransmitter | BindReceiver | BindTransceiver)
@@ -611,16 +615,27 @@ class Session:
         sequence_number = self._next_sequence
         # Inline _allocate_sequence: this runs once per message.
         self._next_sequence = 1 if sequence_number >= MAX_SEQUENCE_NUMBER else sequence_number + 1
+        if isinstance(pdu, EncodedRequest):
+            # Already encoded (a receipt): only the header is new.
+            body = pdu.body
+            out = self._out
+            out.append(_HEADER.pack(16 + len(body), pdu.command_id, 0, sequence_number))
+            out.append(body)
+            sent = EncodedRequest(pdu.command_id, body, sequence_number)
+            return sent, sequence_number  # type: ignore[return-value]  # _RequestT is EncodedRequest
         if pdu.sequence_number != sequence_number:
             pdu = _RENUMBER[type(pdu)](pdu, sequence_number)
-        self._out.append(encode(pdu))
+        self._out.append(encode(pdu))  # type: ignore[arg-type]  # a PDU: EncodedRequest left above
         return pdu, sequence_number
 
-    def send_request(self, pdu: RequestPdu, now: float, context: object = None) -> int:
+    def send_request(
+        self, pdu: RequestPdu | EncodedRequest, now: float, context: object = None
+    ) -> int:
         """Send one of our requests; its response comes back as ``ResponseReceived``.
 
         Args:
-            pdu: the request; its ``sequence_number`` is ignored (see the module docstring).
+            pdu: the request, as a PDU or already encoded; its ``sequence_number`` is ignored
+                (see the module docstring). The event carries it under the number sent.
             now: the caller's clock; the response deadline is ``now + response_timeout``.
             context: anything; handed back with the response or the time-out.
 
@@ -804,7 +819,7 @@ class Session:
         """
         self._stop()
 
-    def drain_outstanding(self) -> list[tuple[RequestPdu, object]]:
+    def drain_outstanding(self) -> list[tuple[RequestPdu | EncodedRequest, object]]:
         """Return and forget the (request, context) of every request still awaiting an answer.
 
         For a connection that ended (``Unbound``, ``ConnectionClosed``, a dead socket): the

@@ -17,7 +17,7 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
-from smscd.message import Address, ConcatPart, Message, StatusEvent
+from smscd.message import Address, ConcatPart, Message, StatusEvent, StatusHistory
 from smscd.smpp.frozen import positional_factory
 
 __all__ = [
@@ -69,22 +69,37 @@ _pack_event: Final = _EVENT.pack
 # The largest id that fits SQLite's signed 64-bit INTEGER with every digit count: 18 digits.
 _MAX_NUM_DIGITS: Final = 18
 
-_new_event: Callable[[int, float], StatusEvent] = positional_factory(StatusEvent)
 _new_address: Callable[[int, int, str], Address] = positional_factory(Address)
+
+
+def _events_struct(count: int) -> struct.Struct:
+    packer = _HISTORY_STRUCTS.get(count)
+    if packer is None:
+        packer = _HISTORY_STRUCTS[count] = struct.Struct("<" + "Hd" * count)
+    return packer
+
+
+_HISTORY_STRUCTS: dict[int, struct.Struct] = {}
 
 
 def pack_history(history: Sequence[StatusEvent]) -> bytes:
     """The history as ``<Hd`` records, oldest first."""
-    # Measured fastest for a handful of events, ahead of one Struct for the whole history.
-    packed = b""
-    for event in history:
-        packed += _pack_event(event.code, event.at)
-    return packed
+    if isinstance(history, StatusHistory):
+        flat = history.flat
+        return _events_struct(len(flat) >> 1).pack(*flat)
+    return b"".join(_pack_event(event.code, event.at) for event in history)
 
 
-def unpack_history(blob: bytes) -> list[StatusEvent]:
-    """The inverse of ``pack_history``."""
-    return [_new_event(code, at) for code, at in _EVENT.iter_unpack(blob)]
+def unpack_history(blob: bytes) -> StatusHistory:
+    """The inverse of ``pack_history``.
+
+    Raises:
+        struct.error: the blob is not a whole number of records.
+    """
+    count, rest = divmod(len(blob), _EVENT.size)
+    if rest:
+        raise struct.error(f"history of {len(blob)} octets is not whole <Hd records")
+    return StatusHistory.from_flat(list(_events_struct(count).unpack(blob)))
 
 
 def _text_in(text: str | None) -> str | bytes | None:
@@ -212,6 +227,8 @@ def message_from_row(row: Sequence[Any]) -> Message:
 
 
 def _json_value(_instance: object, _field: object, value: object) -> object:
+    if isinstance(value, StatusHistory):
+        return [{"code": event.code, "at": event.at} for event in value]
     return value.hex() if isinstance(value, bytes) else value
 
 

@@ -23,6 +23,7 @@ import trio
 
 from smscd.accounts import AccountState
 from smscd.outbox import Outbox, OutboxItem
+from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.constants import BindType, CommandStatus, status_name
 from smscd.smpp.pdus import (
     BindReceiver,
@@ -300,7 +301,7 @@ class SmppConnection:
         if free <= 0:
             return
         for item in outbox.take(free):
-            session.send_request(item.pdu, now, item)
+            session.send_request(item.request, now, item)
 
     def _handle(self, events: list[Event], now: float) -> None:
         for event in events:
@@ -458,8 +459,11 @@ class SmppConnection:
         if committer is None or response.command_status != CommandStatus.ESME_ROK:
             self._session.send_response(response)
             return
-        self._deferred.append((committer.ticket(), response))
-        committer.wait(self._wake_pump)
+        deferred = self._deferred
+        if not deferred:
+            # One wait covers the whole queue: _release_deferred waits again for what is left.
+            committer.wait(self._wake_pump)
+        deferred.append((committer.ticket(), response))
 
     def _release_deferred(self) -> None:
         committer = self._ctx.router.committer
@@ -493,7 +497,7 @@ class SmppConnection:
         )
         self._ctx.router.outboxes.retry_later(context)
 
-    def _on_timeout(self, request: Pdu, context: object) -> None:
+    def _on_timeout(self, request: Pdu | EncodedRequest, context: object) -> None:
         if not isinstance(context, OutboxItem):
             return
         self._log.info(
