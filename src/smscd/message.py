@@ -169,7 +169,7 @@ class ConcatPart:
     sequence: int
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
 class Message:
     """A message accepted from an ESME, with its status history.
 
@@ -177,6 +177,8 @@ class Message:
     replace while the message is queued (payload, text, registered_delivery). This is by
     convention, not enforced per attribute: attrs' on_setattr hooks put a Python-level
     ``__setattr__`` on every write, which measured as the largest single cost on the hot path.
+    (``history``'s converter would bring that hook back, hence ``on_setattr=NO_OP``: it runs
+    in ``__init__`` only.)
 
     Attributes:
         message_id: the id returned in submit_sm_resp; decimal, see ``MessageIdGenerator``.

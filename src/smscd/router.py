@@ -64,6 +64,7 @@ class Accepted:
 
 # One per accepted submit (the refusals keep the plain constructor).
 _accepted: Callable[[int, str], Accepted] = positional_factory(Accepted)
+_QUEUED = int(Code.QUEUED)
 
 
 @attrs.frozen
@@ -270,7 +271,12 @@ class Router:
         account.queued += 1
         if concat is not None:
             self._reassemble(message, concat, sim_now)
-        self._advance(message, Code.QUEUED, sim_now)
+        if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
+            self._advance(message, Code.QUEUED, sim_now)
+        else:
+            # _advance without what cannot apply to a new message (final, a notification).
+            message.history.add(_QUEUED, sim_now)
+            message.status = _QUEUED
         if self._virtual_numbers and digits is not None:
             owner = self._virtual_numbers.get(digits)
             if owner is not None:

@@ -178,3 +178,9 @@ def test_message_takes_a_list_as_history() -> None:
     message.record_codes((111, 112), T0 + 2)
     assert [e.code for e in message.history] == [101, 110, 111, 112]
     assert all(type(e.code) is int for e in message.history)
+
+
+def test_message_assignment_runs_no_python_hook() -> None:
+    # attrs puts a Python __setattr__ on classes with converters or validators unless told
+    # not to; on Message it ran on every status change of every message.
+    assert Message.__setattr__ is object.__setattr__

@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from smscd.smpp.codec import EncodedRequest, PduReader, encode
+from smscd.smpp.codec import EncodedRequest, PduReader, encode, submit_response_frame
 from smscd.smpp.constants import BindType, CommandId, CommandStatus
 from smscd.smpp.errors import SmppError
 from smscd.smpp.pdus import (
@@ -765,3 +765,27 @@ def test_encoded_request_construction_checks() -> None:
         EncodedRequest.of(DeliverSmResp())
     with pytest.raises(SmppError):
         EncodedRequest.from_frame(frame[:-1])
+
+
+@pytest.mark.parametrize("resp_class", [SubmitSmResp, DataSmResp])
+@pytest.mark.parametrize("status", [CommandStatus.ESME_ROK, CommandStatus.ESME_RTHROTTLED])
+def test_submit_response_frame_is_the_encoded_response(
+    resp_class: type[SubmitSmResp | DataSmResp], status: int
+) -> None:
+    message_id = "1795453364417043" if status == CommandStatus.ESME_ROK else ""
+    pdu = resp_class(sequence_number=9, command_status=status, message_id=message_id)
+    frame = submit_response_frame(pdu.command_id, 9, status, message_id)
+    assert frame == encode(pdu)
+    pair = bound_pair(BindType.TRANSMITTER)
+    pair.smsc.send_response_frame(frame)
+    assert pair.smsc.data_to_send() == frame
+
+
+def test_submit_response_frame_checks() -> None:
+    with pytest.raises(ValueError, match="C-octet"):
+        submit_response_frame(CommandId.SUBMIT_SM_RESP, 1, 0, "1" * 65)
+    with pytest.raises(ValueError, match="C-octet"):
+        submit_response_frame(CommandId.SUBMIT_SM_RESP, 1, 0, "a\x00b")
+    pair = bound_pair(BindType.TRANSMITTER)
+    with pytest.raises(ValueError, match="encoded response"):
+        pair.smsc.send_response_frame(encode(SubmitSm()))

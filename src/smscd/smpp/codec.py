@@ -29,6 +29,7 @@ __all__ = [
     "decode",
     "encode",
     "peek_header",
+    "submit_response_frame",
 ]
 
 #: The largest frame ``PduReader`` accepts unless told otherwise.
@@ -82,6 +83,35 @@ def encode(pdu: Pdu) -> bytes:
     except (struct.error, OverflowError) as exc:
         # struct.error from 4-octet fields, OverflowError from 1-octet ones (bytes' "%c").
         raise ValueError(f"{type(pdu).__name__}: integer field out of range ({exc})") from exc
+
+
+def submit_response_frame(
+    command_id: int, sequence_number: int, command_status: int, message_id: str
+) -> bytes:
+    """A submit_sm_resp or data_sm_resp (without TLVs) as ``encode`` writes it, without
+    building the PDU: the answer to every submit, so it skips the object.
+
+    Args:
+        command_id: ``SUBMIT_SM_RESP`` or ``DATA_SM_RESP``.
+        message_id: ignored in a submit_sm_resp whose ``command_status`` is not 0, which has
+            no body (§4.4.2); a data_sm_resp always carries it (§4.7.2).
+
+    Raises:
+        ValueError: ``message_id`` does not fit its C-octet string (65 octets with the NUL,
+            no NUL inside, latin-1).
+    """
+    if command_status and command_id == _SUBMIT_SM_RESP:
+        return _HEADER.pack(HEADER_LENGTH, command_id, command_status, sequence_number)
+    body = message_id.encode("latin-1") + b"\x00"
+    if len(body) > _MAX_MESSAGE_ID or body.index(0) != len(body) - 1:
+        raise ValueError(f"message_id {message_id!r} does not fit a 65-octet C-octet string")
+    header = _HEADER.pack(HEADER_LENGTH + len(body), command_id, command_status, sequence_number)
+    return header + body
+
+
+# message_id is a C-octet string of at most 65 octets, NUL included (§5.2.23).
+_MAX_MESSAGE_ID: Final = 65
+_SUBMIT_SM_RESP: Final = 0x80000004
 
 
 def _decode_body(frame: bytes, command_id: int, status: int, sequence_number: int) -> Pdu:

@@ -687,6 +687,18 @@ class Session:
         if self._state is not SessionState.CLOSED or self._framing_error:
             self._out.append(encode(pdu))
 
+    def send_response_frame(self, frame: bytes) -> None:
+        """``send_response`` for a response already encoded (see
+        ``codec.submit_response_frame``); the same rules apply.
+
+        Raises:
+            ValueError: ``frame`` is not a response.
+        """
+        if len(frame) < 16 or not frame[4] & 0x80:
+            raise ValueError("send_response_frame takes an encoded response")
+        if self._state is not SessionState.CLOSED or self._framing_error:
+            self._out.append(frame)
+
     # ------------------------------------------------------------------------- binding
 
     def answer_bind(self, request: BindRequest, status: int, system_id: str) -> None:

@@ -44,9 +44,12 @@ class MemoryStore:
         if self._pending.pop(message_id, None) is None and message_id in self._finished:
             return
         self._finished[message_id] = message
-        self._finished_times.append(now)
+        times = self._finished_times
+        times.append(now)
         self._finished_ids.append(message_id)
-        self._purge(now)
+        # _purge's test, inline: once per finished message, and mostly there is nothing to do.
+        if len(times) > self._max_finished or times[0] < now - self._retention:
+            self._purge(now)
 
     def _purge(self, now: float) -> None:
         horizon = now - self._retention

@@ -23,8 +23,8 @@ import trio
 
 from smscd.accounts import AccountState
 from smscd.outbox import Outbox, OutboxItem
-from smscd.smpp.codec import EncodedRequest
-from smscd.smpp.constants import BindType, CommandStatus, status_name
+from smscd.smpp.codec import EncodedRequest, submit_response_frame
+from smscd.smpp.constants import RESPONSE_BIT, BindType, CommandStatus, status_name
 from smscd.smpp.pdus import (
     BindReceiver,
     BindTransceiver,
@@ -384,13 +384,18 @@ class SmppConnection:
             assert isinstance(pdu, SubmitSm | DataSm)
             self._submits += 1
             result = router.submit(system_id, pdu, now)
-            self._respond_stored(
-                _SUBMIT_RESPONSE[kind](
-                    sequence_number=seq,
-                    command_status=result.command_status,
-                    message_id=result.message_id,
+            status = result.command_status
+            if status or router.committer is None:
+                # Nothing to wait for: answered at once, straight to octets.
+                session.send_response_frame(
+                    submit_response_frame(
+                        pdu.command_id | RESPONSE_BIT, seq, status, result.message_id
+                    )
                 )
-            )
+            else:
+                self._respond_stored(
+                    _SUBMIT_RESPONSE[kind](sequence_number=seq, message_id=result.message_id)
+                )
         elif kind is SubmitMulti:
             assert isinstance(pdu, SubmitMulti)
             self._submits += 1
