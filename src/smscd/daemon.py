@@ -15,8 +15,10 @@ for them to finish within `smpp.drain_timeout`, then cancel whatever is left, wr
 batch to the store, and return.
 
 Start-up with a durable store resumes the previous run: the simulation clock, carrier state
-(handset rules), every message that was not final (handed back to its carrier), and every
-deliver_sm not yet acknowledged (back in its outbox); ids continue above the highest stored.
+(handset rules, inboxes and their reassembly buffers), every message that was not final
+(handed back to its carrier), the router's reassembly buffer (rebuilt from the stored parts),
+and every deliver_sm not yet acknowledged (back in its outbox); ids continue above the highest
+stored.
 """
 
 from __future__ import annotations
@@ -248,6 +250,9 @@ class Daemon:
             if account is not None:
                 account.queued += 1
             self.router.resume(message)
+        # Parts of concatenated messages still waiting for the rest of their set.
+        parts = store.open_concat_parts(self.sim_now() - 2 * self.config.text.concat_timeout)
+        self.router.resume_reassembly(parts)
         receipts = 0
         for record in store.load_outbox():
             try:
@@ -270,6 +275,7 @@ class Daemon:
             "store_resumed",
             path=store.path,
             pending_messages=len(pending),
+            concat_parts_waiting=len(parts),
             deliveries_waiting=receipts,
             simulation_time=self.sim_now(),
         )

@@ -400,12 +400,31 @@ class Router:
             part = self.store.get(message_id)
             if part is not None:
                 part.concat_text = text
+                # Stored with the batch that carries the last part: a part already final (or
+                # read back from disk) would not be written again otherwise.
+                self.store.update(part, sim_now)
         log.debug(
             "concatenated_message_complete",
             message_id=message.message_id,
             reference=concat.reference,
             parts=concat.total,
         )
+
+    def resume_reassembly(self, parts: Iterable[Message]) -> None:
+        """After a restart, rebuild the buffer of parts waiting for the rest of their set from
+        the stored parts: those whose set was not complete (no ``concat_text``), in the order
+        they were accepted, submitted since at least twice the reassembly timeout before now
+        (a set still open began within one timeout; the second lets the sets before it end
+        as they did). Each part goes in at its own submit time, so a set keeps its deadline,
+        and a set that timed out before a later part came is dropped as it was then (its
+        time-out was reported then)."""
+        for part in parts:
+            concat = part.concat
+            if concat is None:
+                continue
+            for incomplete in self._reassembler.expire(part.submit_time):
+                self._concat_members.pop((incomplete.key, incomplete.reference), None)
+            self._reassemble(part, concat, part.submit_time)
 
     def expire_reassembly(self) -> None:
         for incomplete in self._reassembler.expire(self._sim_now()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from smscd.accounts import Accounts
@@ -16,7 +18,9 @@ from smscd.smpp.tlv import Tlvs
 from smscd.sms.reassembly import Reassembler
 from smscd.sms.udh import build_concat_udh
 from smscd.status import Code
+from smscd.store.base import Store
 from smscd.store.memory import MemoryStore
+from smscd.store.sqlite import SqliteStore
 
 
 class RecordingCarrier:
@@ -289,6 +293,98 @@ def test_incomplete_concatenation_times_out(carrier: RecordingCarrier) -> None:
     stored = router.store.get(message_id)
     assert stored is not None and stored.concat_text is None
     assert stored.concat is not None and (stored.concat.sequence, stored.concat.total) == (1, 2)
+
+
+# --- reassembly across a restart -------------------------------------------------------------
+
+
+def concat_router(
+    store: Store, now: list[float], reassembler: Reassembler, first_id: int = 1
+) -> Router:
+    return Router(
+        store=store,
+        carriers={"test": RecordingCarrier()},
+        accounts=Accounts([Account(system_id="acme", password="pw")], now=0.0),
+        outboxes=Outboxes(retry_delay=1.0),
+        ids=MessageIdGenerator(first_id),
+        sim_now=lambda: now[0],
+        reassembler=reassembler,
+    )
+
+
+def part(router: Router, reference: int, total: int, sequence: int, body: bytes) -> str:
+    status, message_id = submit(
+        router,
+        esm_class=EsmClass.UDHI,
+        short_message=build_concat_udh(reference, total, sequence) + body,
+    )
+    assert status == CommandStatus.ESME_ROK
+    return message_id
+
+
+def open_sets(reassembler: Reassembler) -> list[tuple[object, ...]]:
+    return [(s.key, s.reference, s.received, s.first_seen) for s in reassembler.open_sets()]
+
+
+def test_reassembly_resumes_from_the_stored_parts_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "smscd.db"
+    t0 = 1_700_000_000.0
+    now = [t0]
+    before = Reassembler(60.0)
+    router = concat_router(SqliteStore(path, retention=3600, max_finished=100), now, before)
+    lone = part(router, 6, 3, 1, b"one ")
+    part(router, 6, 3, 3, b"three")
+    now[0] += 61
+    router.expire_reassembly()  # ref 6 times out: a part that comes later starts a new set
+    late = part(router, 6, 3, 2, b"two ")
+    first = part(router, 5, 2, 1, b"Hello, ")
+    router.on_status(first, Code.DELIVERED_TO_HANDSET)  # a final part waits all the same
+    done = [part(router, 7, 2, n, b"x") for n in (1, 2)]  # complete: nothing to rebuild
+    router.store.close()  # (a kill -9 would lose nothing that an ESME_ROK covered)
+
+    # The restart: a new store on the file and an empty buffer, rebuilt from the stored parts.
+    now[0] += 30
+    after = Reassembler(60.0)
+    store = SqliteStore(path, retention=3600, max_finished=100)
+    router = concat_router(store, now, after, first_id=1000)  # ids go on above the stored
+    router.resume_reassembly(store.open_concat_parts(now[0] - 2 * 60.0))
+    assert open_sets(after) == open_sets(before)
+    assert [(s.reference, s.missing) for s in after.open_sets()] == [(6, (1, 3)), (5, (2,))]
+    assert after.next_deadline() == before.next_deadline() == t0 + 61 + 60  # deadlines kept
+
+    # The last part of ref 5 arrives after the restart: the set is whole.
+    second = part(router, 5, 2, 2, b"world")
+    for message_id in (first, second):
+        stored = store.get(message_id)
+        assert stored is not None and stored.concat_text == "Hello, world"
+    # The set that began before the restart still times out, at its deadline.
+    now[0] = t0 + 61 + 60
+    router.expire_reassembly()
+    assert after.open_sets() == []
+    for message_id in (lone, late, *done):
+        stored = store.get(message_id)
+        assert stored is not None
+        assert stored.concat_text == ("xx" if message_id in done else None)
+    store.close()
+    reopened = SqliteStore(path, retention=3600, max_finished=100)
+    stored = reopened.get(first)
+    assert stored is not None and stored.concat_text == "Hello, world"  # on disk
+    reopened.close()
+
+
+def test_a_part_already_final_gets_the_whole_text_stored_with_the_last_part() -> None:
+    store = SqliteStore(":memory:", retention=3600, max_finished=100)
+    router = concat_router(store, [1_700_000_000.0], Reassembler(60.0))
+    first = part(router, 5, 2, 1, b"Hello, ")
+    router.on_status(first, Code.DELIVERED_TO_HANDSET)
+    store.write_batch(store.take_batch())
+    second = part(router, 5, 2, 2, b"world")
+    batch = store.take_batch()
+    assert set(batch.message_ids) == {first, second}
+    assert {batch.messages[first].concat_text, batch.messages[second].concat_text} == {
+        "Hello, world"
+    }
+    store.close()
 
 
 def test_unacknowledged_receipts_count_against_the_queue(router: Router) -> None:

@@ -742,6 +742,66 @@ def test_inboxes_survive_in_the_state_up_to_a_bound(monkeypatch: pytest.MonkeyPa
     assert bounded.inbox(NUMBER) == bounded.inbox("46702") == ()
 
 
+def parts_on_the_phone() -> CarrierModel:
+    """Parts 1 and 3 of 3 reached the phone (at T0 + 6 and T0 + 7); part 2 is yet to come."""
+    m = model()
+    m.accept("1", NUMBER, "Hello, ", T0, source="Shop", concat=(7, 3, 1))
+    m.accept("3", NUMBER, "again!", T0 + 1, source="Shop", concat=(7, 3, 3))
+    run(m, T0 + 100)
+    assert m.inbox(NUMBER) == () and not m.is_pending("1") and not m.is_pending("3")
+    return m
+
+
+def test_a_message_split_by_a_restart_is_shown_whole() -> None:
+    first = parts_on_the_phone()
+    state = first.save_state()  # a part entering the buffer is a change to save
+    assert state is not None
+    assert json.loads(state)["reassembly"] == [
+        [NUMBER, "Shop", 7, 3, T0 + 6, [[1, "Hello, "], [3, "again!"]]]
+    ]
+    second = model()
+    second.load_state(state)
+    assert second.next_deadline() == first.next_deadline() == T0 + 6 + 3600
+    assert second.save_state() == state
+    for m in (first, second):  # the restarted phone does what the uninterrupted one does
+        m.accept("2", NUMBER, "world ", T0 + 200, source="Shop", concat=(7, 3, 2))
+        run(m)
+        assert m.inbox(NUMBER) == (InboxEntry("Shop", "Hello, world again!", T0 + 206, 3),)
+        assert m.next_deadline() is None
+    assert "reassembly" not in json.loads(second.save_state() or "")
+
+
+def test_a_set_still_incomplete_after_a_restart_times_out_at_its_old_deadline() -> None:
+    first = parts_on_the_phone()
+    second = model()
+    second.load_state(first.save_state() or "")
+    for m in (first, second):
+        run(m)
+        assert m.inbox(NUMBER) == (InboxEntry("Shop", "Hello, again!", T0 + 3606, 3, (2,)),)
+    # A deadline that passed while the daemon was down: shown at once, dated at the deadline.
+    late = model()
+    late.load_state(parts_on_the_phone().save_state() or "")
+    assert late.advance(T0 + 10 * H) == []
+    assert late.inbox(NUMBER) == (InboxEntry("Shop", "Hello, again!", T0 + 3606, 3, (2,)),)
+
+
+def test_the_saved_reassembly_sets_are_the_latest_up_to_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(model_module, "REASSEMBLY_SAVED_SETS", 2)
+    first = model()
+    for n, reference in enumerate((1, 2, 3)):
+        first.accept(str(n), NUMBER, f"part of {reference}", T0 + n, concat=(reference, 2, 1))
+    run(first, T0 + 100)
+    second = model()
+    second.load_state(first.save_state() or "")
+    run(second)
+    assert [(entry.text, entry.missing) for entry in second.inbox(NUMBER)] == [
+        ("part of 2", (2,)),
+        ("part of 3", (2,)),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -763,6 +823,17 @@ def test_inboxes_survive_in_the_state_up_to_a_bound(monkeypatch: pytest.MonkeyPa
         ('{"version": 1, "handsets": [{"pattern": "1", "colour": "red"}]}', "unknown keys"),
         ('{"version": 1, "inboxes": [["1", [["a", "b", 1.0]]]]}', r"inboxes\[0\]\[1\]\[0\]"),
         ('{"version": 1, "inboxes": [["1", [["a", "b", 1.0, 1.5, []]]]]}', "whole numbers"),
+        (
+            '{"version": 1, "inboxes": [["1", [["a", "b", 1.0, 1, []]]]], "reassembly": '
+            '[["1", "s", 7, 2, 0, [[1, "x"]]], ["1", "s", 8, 1, 0, []]]}',
+            r"reassembly\[1\]\[3\]: must be a whole number in 2\.\.255, not 1",
+        ),
+        (
+            '{"version": 1, "reassembly": [["1", "s", 7, 2, 0, [[3, "x"]]]]}',
+            r"reassembly\[0\]\[5\]\[0\]\[0\]: must be a whole number in 1\.\.2",
+        ),
+        ('{"version": 1, "reassembly": [["1", "s", 7, 2, 0]]}', "must be an array of 6"),
+        ('{"version": 1, "reassembly": [["1", "s", 7, 2, 0, [[1, 5]]]]}', "must be a string"),
     ],
 )
 def test_load_state_rejects_garbage_and_applies_nothing(text: str, words: str) -> None:

@@ -99,6 +99,34 @@ def test_missing_part_times_out() -> None:
     assert buffer.next_deadline() == 161.0
 
 
+def test_open_sets_rebuild_another_buffer_with_the_same_deadlines() -> None:
+    buffer = make(timeout=30.0)
+    buffer.add(KEY, 9, 4, 2, b"b", now=100.0)
+    buffer.add(KEY, 9, 4, 4, b"d", now=110.0)
+    buffer.add(KEY, 5, 2, 1, b"x", now=105.0)
+    buffer.add(KEY, 5, 2, 2, b"y", now=106.0)  # complete: not open any more
+    buffer.add("other", 9, 2, 1, b"z", now=120.0)
+    opened = buffer.open_sets()
+    assert [(s.key, s.reference, s.received, s.missing) for s in opened] == [
+        (KEY, 9, ((2, b"b"), (4, b"d")), (1, 3)),
+        ("other", 9, ((1, b"z"),), (2,)),
+    ]
+    assert not any(s.evicted for s in opened)
+    assert len(buffer) == 2  # looking removes nothing
+
+    rebuilt = make(timeout=30.0)
+    for s in opened:
+        for sequence, payload in s.received:
+            assert rebuilt.add(s.key, s.reference, s.total, sequence, payload, s.first_seen) is None
+    assert rebuilt.open_sets() == opened
+    assert rebuilt.next_deadline() == buffer.next_deadline() == 130.0
+    done = rebuilt.add(KEY, 9, 4, 1, b"a", now=125.0)
+    assert done is None and rebuilt.add(KEY, 9, 4, 3, b"c", now=126.0) == Completed(
+        KEY, 9, (b"a", b"b", b"c", b"d"), 0, 100.0
+    )
+    assert [gone.key for gone in rebuilt.expire(150.0)] == ["other"]
+
+
 def test_expire_returns_sets_in_deadline_order() -> None:
     buffer = Reassembler(timeout=10.0)
     buffer.add("b", 1, 2, 1, b"", now=5.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smscd.message import Address
+from smscd.message import Address, ConcatPart
 from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
 from smscd.status import Code
@@ -91,6 +91,44 @@ def test_reopen_recovers_pending_outbox_state_and_max_id(
     assert again.get_state("rules") == '{"x": 1}'
     assert again.get_state("nothing") is None
     assert again.max_message_id() == int(messages[-1].message_id)
+
+
+def sql_plan(path: Path, query: str) -> str:
+    with sqlite3.connect(path) as db:
+        return " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+
+def test_open_concat_parts_are_the_incomplete_sets_parts_since_a_time(
+    open_store: OpenStore, make_message: MakeMessage, store_path: Path
+) -> None:
+    store = open_store()
+
+    def part(n: int, reference: int, sequence: int, **fields: object) -> str:
+        message = make_message(n, concat=ConcatPart(reference, 2, sequence), **fields)
+        store.add(message)
+        return message.message_id
+
+    part(1, 1, 1)  # submitted before `since`
+    waiting = part(3, 2, 1)
+    part(4, 3, 1, concat_text="whole")  # a complete set
+    part(5, 3, 2, concat_text="whole")
+    store.add(make_message(6))  # not concatenated
+    final = part(7, 4, 1)
+    message = store.get(final)
+    assert message is not None
+    message.record(Code.DELIVERED_TO_HANDSET, T0 + 8)  # finished parts count as well
+    store.update(message, T0 + 8)
+    later = part(2, 5, 2, submit_time=T0 + 9)  # accepted earlier (its id), dated later
+    flush(store)
+    assert [m.message_id for m in store.open_concat_parts(T0 + 2)] == [later, waiting, final]
+    found = store.open_concat_parts(T0 + 2)[0]
+    assert found.concat == ConcatPart(5, 2, 2) and found.payload == b"hello"
+    plan = sql_plan(
+        store_path,
+        "SELECT id FROM messages WHERE concat_reference IS NOT NULL"
+        " AND concat_text IS NULL AND submit_time >= 0",
+    )
+    assert "messages_concat_open" in plan  # not a scan of every message
 
 
 def test_new_outbox_entries_follow_recovered_ones(open_store: OpenStore) -> None:

@@ -78,19 +78,23 @@ did not work on it while the daemon was down); validity deadlines stay absolute:
   when none of those has a weight.
 
 ``save_state`` keeps what the profile cannot rebuild, as JSON: the handset rules added after
-the profile's own, in order, and the latest inboxes (``INBOX_SAVED_ENTRIES`` entries at most)::
+the profile's own, in order, the latest inboxes (``INBOX_SAVED_ENTRIES`` entries at most), and
+the phones' reassembly buffers (the latest ``REASSEMBLY_SAVED_SETS`` sets, when any)::
 
     {"version": 1,
      "handsets": [{"pattern": "4670*", "state": "offline", "start": 1800000000.0,
                    "until": 1800003600.0},
                   {"pattern": "46701234567", "max_age": 7200.0, "start": null, "until": null}],
-     "inboxes": [["46701234567", [["Shop", "hello", 1800000006.0, 1, []]]]]}
+     "inboxes": [["46701234567", [["Shop", "hello", 1800000006.0, 1, []]]]],
+     "reassembly": [["46701234567", "Shop", 7, 3, 1800000106.0, [[1, "Hello, "]]]]}
 
 A rule has ``state`` and/or ``max_age`` (null: no limit) when it sets them; ``start`` and
 ``until`` are simulation times, null for unbounded. Inboxes are ``[number, entries]``, the
 least recently delivered-to number first, entries ``[source, text, at, parts, missing]``
-oldest first. Reassembly buffers of the phones are not kept: a part delivered before a
-restart whose sibling arrives after it shows as a message with a part missing.
+oldest first. A reassembly set is ``[number, source, reference, total, first_seen, parts]``,
+the parts ``[sequence, text]`` that reached the phone, oldest set first: after a restart a
+message whose first parts reached the phone before it and the rest after it is shown whole,
+and a set still incomplete is shown with its missing parts at its old deadline.
 
 Efficiency: one record per pending message (slots) and one heap of ``(time, seq, message_id,
 kind)`` events with exactly one live entry per pending message: its next step, or its expiry
@@ -111,7 +115,7 @@ import random
 import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Mapping
-from typing import cast
+from typing import TypeAlias, cast
 
 import attrs
 
@@ -145,6 +149,8 @@ INBOX_NUMBERS = 10_000
 # How many inbox entries save_state keeps (the latest numbers' first): the daemon saves the
 # state every second, and all the inboxes together could hold a million entries.
 INBOX_SAVED_ENTRIES = 5000
+# How many of the phones' incomplete concatenated messages save_state keeps (the latest).
+REASSEMBLY_SAVED_SETS = 5000
 
 
 @fast_frozen
@@ -435,6 +441,9 @@ def _mix(weights: Mapping[int, float]) -> tuple[tuple[int, ...], tuple[float, ..
 # Saved state (CarrierModel.save_state / load_state)
 
 _STATE_VERSION = 1
+# A phone's incomplete concatenated message as saved: number, source, reference, total,
+# first_seen, and the (sequence, text) parts that reached it.
+_OpenSet: TypeAlias = tuple[str, str, int, int, float, list[tuple[int, str]]]
 
 
 def _dumps(value: object) -> str:
@@ -511,6 +520,33 @@ class _Reader:
             raise self.fail(f"{where}.until", f"{end} is not after start {start}")
         return HandsetSetting(-1, pattern, state, start, end, max_age, "max_age" in value)
 
+    def whole(self, value: object, where: str, low: int, high: int) -> int:
+        number = self.number(value, where)
+        if number != int(number) or not low <= number <= high:
+            raise self.fail(where, f"must be a whole number in {low}..{high}, not {value!r}")
+        return int(number)
+
+    def open_set(self, value: object, where: str) -> _OpenSet:
+        number, source, reference, total, first_seen, parts = self.array(value, where, 6)
+        count = self.whole(total, f"{where}[3]", 2, 255)
+        received: list[tuple[int, str]] = []
+        for n, part in enumerate(self.array(parts, f"{where}[5]")):
+            sequence, text = self.array(part, f"{where}[5][{n}]", 2)
+            received.append(
+                (
+                    self.whole(sequence, f"{where}[5][{n}][0]", 1, count),
+                    self.string(text, f"{where}[5][{n}][1]"),
+                )
+            )
+        return (
+            self.string(number, f"{where}[0]"),
+            self.string(source, f"{where}[1]"),
+            self.whole(reference, f"{where}[2]", 0, 0xFFFF),
+            count,
+            self.number(first_seen, f"{where}[4]"),
+            received,
+        )
+
     def entry(self, value: object, where: str) -> InboxEntry:
         source, text, at, parts, missing = self.array(value, where, 5)
         count = self.number(parts, f"{where}[3]")
@@ -526,10 +562,23 @@ class _Reader:
         )
 
 
+def _open_sets_json(sets: list[Incomplete]) -> list[list[object]]:
+    """The latest REASSEMBLY_SAVED_SETS of the phones' incomplete messages, oldest first."""
+    saved: list[list[object]] = []
+    for part_set in sets[-REASSEMBLY_SAVED_SETS:]:
+        number, source = cast(tuple[str, str], part_set.key)
+        parts = [[sequence, payload.decode("utf-8")] for sequence, payload in part_set.received]
+        saved.append(
+            [number, source, part_set.reference, part_set.total, part_set.first_seen, parts]
+        )
+    return saved
+
+
 def _parse_state(
     text: str,
-) -> tuple[list[HandsetSetting], list[tuple[str, list[InboxEntry]]]]:
-    """The rules and inboxes of a ``save_state`` text, all checked before any is applied."""
+) -> tuple[list[HandsetSetting], list[tuple[str, list[InboxEntry]]], list[_OpenSet]]:
+    """The rules, inboxes and reassembly sets of a ``save_state`` text, all checked before
+    any is applied."""
     read = _Reader()
     try:
         data = json.loads(text)
@@ -556,7 +605,11 @@ def _parse_state(
                 ],
             )
         )
-    return settings, inboxes
+    sets = [
+        read.open_set(value, f"reassembly[{index}]")
+        for index, value in enumerate(read.array(data.get("reassembly", []), "reassembly"))
+    ]
+    return settings, inboxes, sets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -866,21 +919,26 @@ class CarrierModel:
         for setting in self.handsets.settings(self._standing + len(rules)):
             rules.append(_dumps(_setting_json(setting)))
         text = None
-        if rules or self._inboxes:
+        sets = self._reassembler.open_sets()
+        if rules or self._inboxes or sets:
             inboxes = _dumps(self._inboxes_json())
             handsets = ",".join(rules)
-            text = f'{{"version":{_STATE_VERSION},"handsets":[{handsets}],"inboxes":{inboxes}}}'
+            text = f'{{"version":{_STATE_VERSION},"handsets":[{handsets}],"inboxes":{inboxes}'
+            if sets:
+                text += f',"reassembly":{_dumps(_open_sets_json(sets))}'
+            text += "}"
         self._saved = (self._changes, text)
         return text
 
     def load_state(self, state: str) -> None:
         """Re-apply what ``save_state`` returned: the handset rules in their order, after the
-        profile's own, and the inboxes. Meant for a new model, before ``restore``.
+        profile's own, the inboxes, and the phones' reassembly buffers (each set with its old
+        deadline). Meant for a new model, before ``restore``.
 
         Raises:
             ValueError: ``state`` is not such a text; nothing is applied then.
         """
-        settings, inboxes = _parse_state(state)
+        settings, inboxes, sets = _parse_state(state)
         for setting in settings:
             self.handsets.set(
                 setting.pattern,
@@ -895,6 +953,13 @@ class CarrierModel:
         for number, entries in inboxes:
             for entry in entries:
                 self._show(number, entry)
+        for number, source, reference, total, first_seen, parts in sets:
+            key: Hashable = (number, source)
+            for sequence, text in parts:
+                payload = text.encode("utf-8")
+                done = self._reassembler.add(key, reference, total, sequence, payload, first_seen)
+                if done is not None:  # only a hand-made state has every part
+                    self._show_completed(done, first_seen)
         self._changes += 1
 
     def _inboxes_json(self) -> list[list[object]]:
@@ -1160,6 +1225,7 @@ class CarrierModel:
             self._show(record.destination, InboxEntry(record.source, record.text, at))
             return
         reference, total, sequence = record.concat
+        self._changes += 1  # the phone's reassembly buffer is in the saved state
         key: Hashable = (record.destination, record.source)
         done = self._reassembler.add(
             key, reference, total, sequence, record.text.encode("utf-8"), at

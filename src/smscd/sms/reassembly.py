@@ -17,6 +17,9 @@ Choices:
 * Bound: when a new set would exceed ``max_sets``, the set with the earliest deadline is
   evicted. Evicted sets are handed out by the next :meth:`Reassembler.expire` call, and
   :meth:`Reassembler.next_deadline` reports a deadline already due until then.
+* Persistence: :meth:`Reassembler.open_sets` shows the sets still waiting; adding each of
+  their parts again, with ``now`` the set's ``first_seen``, gives a new buffer the same sets
+  with the same deadlines (what a caller does after a restart).
 """
 
 from __future__ import annotations
@@ -191,6 +194,15 @@ class Reassembler:
             del self._sets[set_key]
             result.append(self._incomplete(set_key, part_set, evicted=False))
         return result
+
+    def open_sets(self) -> list[Incomplete]:
+        """The sets still waiting for parts, in the order they began, as they stand (nothing is
+        removed), each an ``Incomplete`` with ``evicted`` False. Adding their parts to another
+        buffer with ``now=first_seen`` rebuilds them there, deadlines included."""
+        return [
+            self._incomplete(set_key, part_set, evicted=False)
+            for set_key, part_set in self._sets.items()
+        ]
 
     def next_deadline(self) -> float | None:
         """When :meth:`expire` next has something to return, or None if nothing is pending."""

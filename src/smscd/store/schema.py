@@ -8,8 +8,9 @@ never edited: a change is a new step at the end.
 Messages are a ``WITHOUT ROWID`` table keyed by the message id: the router writes and reads
 them by id only, so one b-tree serves both. ``num`` is the id as an integer (NULL when it is not
 decimal) for the id high-water mark. The history is a packed blob (see ``smscd.store.rows``).
-Two partial indexes keep recovery and purge off the bulk of finished rows: one over the
-messages still in flight, one over the finished ones by ``done_time``.
+Partial indexes keep recovery and purge off the bulk of finished rows: one over the
+messages still in flight, one over the finished ones by ``done_time``, one over the parts of
+concatenated messages still waiting for the rest of their set.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
         "CREATE TABLE state (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    ),
+    # 3: the parts of concatenated messages whose set is not complete yet (no concat_text),
+    # by submit time: a restart rebuilds the router's reassembly buffer from them.
+    (
+        "CREATE INDEX messages_concat_open ON messages (submit_time)"
+        " WHERE concat_reference IS NOT NULL AND concat_text IS NULL",
     ),
 )
 

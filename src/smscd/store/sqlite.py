@@ -40,7 +40,8 @@ Recovery. Opening an existing file loads the messages that are not final into th
 messages stay on disk, where ``get`` finds them, until ``purge`` removes those that finished
 more than ``retention`` seconds ago. Side state for a restart: receipts and MO ``deliver_sm``
 waiting for an ESME (``put_outbox`` / ``ack_outbox`` / ``load_outbox``), named values
-(``set_state`` / ``get_state``), and the id high-water mark (``max_message_id``).
+(``set_state`` / ``get_state``), the id high-water mark (``max_message_id``), and the parts of
+concatenated messages still waiting for the rest of their set (``open_concat_parts``).
 """
 
 from __future__ import annotations
@@ -467,6 +468,23 @@ class SqliteStore:
         high-water mark with ``set_state`` for that.
         """
         return self._max_id
+
+    def open_concat_parts(self, since: float) -> list[Message]:
+        """The stored parts of concatenated messages whose set was not complete when they
+        were last written (no ``concat_text``), submitted at or after ``since``, in the order
+        they were accepted: what a restarted router rebuilds its reassembly buffer from.
+        Committed rows only: call it at start-up, before the first change.
+
+        Raises:
+            StoreError: the disk read failed.
+        """
+        query = (
+            f"SELECT {_COLUMNS} FROM messages WHERE concat_reference IS NOT NULL"
+            " AND concat_text IS NULL AND submit_time >= ? ORDER BY num, id"
+        )
+        with store_errors(f"{self.path}: cannot read concatenated parts"), self._read_lock:
+            rows = self._reader.execute(query, (since,)).fetchall()
+        return [message_from_row(row) for row in rows]
 
     # ---------------------------------------------------------------- maintenance
 
