@@ -842,3 +842,34 @@ def test_load_state_rejects_garbage_and_applies_nothing(text: str, words: str) -
     with pytest.raises(ValueError, match=words):
         m.load_state(text.replace('"handsets": [{', f'"handsets": [{valid}, {{'))
     assert m.handsets.settings() == () and m.save_state() is None
+
+
+def test_an_emoji_cut_between_two_parts_shows_whole_even_across_a_restart() -> None:
+    """Clients that split UCS-2 by octets put half a surrogate pair in each part: the phone
+    joins them again, and the saved state (which the store writes as UTF-8) carries a half."""
+    first, second = "Hi \ud83d", "\ude00!"  # U+1F600 cut in two
+    whole = model()
+    whole.accept("1", NUMBER, first, T0, source="Shop", concat=(5, 2, 1))
+    whole.accept("2", NUMBER, second, T0, source="Shop", concat=(5, 2, 2))
+    run(whole)
+    assert [entry.text for entry in whole.inbox(NUMBER)] == ["Hi \U0001f600!"]
+
+    before = model()
+    before.accept("1", NUMBER, first, T0, source="Shop", concat=(5, 2, 1))
+    run(before, T0 + 100)  # on the phone, its set not yet timed out
+    assert before.inbox(NUMBER) == ()
+    state = before.save_state()
+    assert state is not None
+    state.encode("utf-8")  # storable
+    after = model()
+    after.load_state(state)
+    after.accept("2", NUMBER, second, T0 + 60, source="Shop", concat=(5, 2, 2))
+    run(after)
+    assert [entry.text for entry in after.inbox(NUMBER)] == ["Hi \U0001f600!"]
+
+
+def test_a_half_pair_whose_partner_never_comes_shows_as_a_replacement_character() -> None:
+    m = model(attrs.evolve(PROFILE, reassembly_timeout=600.0))
+    m.accept("1", NUMBER, "Hi \ud83d", T0, source="Shop", concat=(6, 2, 1))
+    run(m)
+    assert [(entry.text, entry.missing) for entry in m.inbox(NUMBER)] == [("Hi \ufffd", (2,))]

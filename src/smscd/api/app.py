@@ -7,6 +7,7 @@ thread as the SMPP sessions and read their state without locks.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,15 @@ from smscd.mo import MoError
 from smscd.simtime import SimulationTime
 from smscd.status import STATUS_CODES, lookup
 from smscd.transport.server import ServerContext
+
+
+class ApiJson(JSONResponse):
+    """JSON with every non-ASCII character escaped: a message text may hold half of a
+    surrogate pair (a UCS-2 part cut inside an emoji), which UTF-8 cannot carry raw and
+    ``JSONResponse`` would fail on."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 @attrs.frozen
@@ -183,7 +193,7 @@ def create_app(state: ApiState) -> Starlette:
                     carrier.set_handset(pattern, new_state, until=until)
                 if "max_message_age" in data:
                     carrier.set_max_age(pattern, _seconds(data, "max_message_age", allow_null=True))
-        return JSONResponse(handset_view(pattern, carriers))
+        return ApiJson(handset_view(pattern, carriers))
 
     async def mo(request: Request) -> Response:
         data = await _json_object(request)
@@ -197,7 +207,7 @@ def create_app(state: ApiState) -> Starlette:
             accepted = context.router.inject_mo(data["from"], data["to"], data["text"], coding)
         except MoError as exc:
             raise HTTPException(404 if exc.not_found else 422, exc.reason) from None
-        return JSONResponse(
+        return ApiJson(
             {
                 "mo_id": accepted.mo_id,
                 "system_id": accepted.system_id,
@@ -222,7 +232,7 @@ def create_app(state: ApiState) -> Starlette:
             ):
                 raise HTTPException(400, "rate: required, a finite number >= 0 (0 pauses)")
             time.set_rate(float(rate))
-        return JSONResponse(clock_view())
+        return ApiJson(clock_view())
 
     async def clock_advance(request: Request) -> Response:
         data = await _json_object(request)
@@ -231,11 +241,11 @@ def create_app(state: ApiState) -> Starlette:
         seconds = _seconds(data, "seconds")
         assert seconds is not None
         time.advance(seconds)
-        return JSONResponse(clock_view())
+        return ApiJson(clock_view())
 
     async def health(request: Request) -> Response:
         store = context.router.store.statistics()
-        return JSONResponse(
+        return ApiJson(
             {
                 "status": "draining" if context.draining else "ok",
                 "version": __version__,
@@ -248,7 +258,7 @@ def create_app(state: ApiState) -> Starlette:
         )
 
     async def sessions(request: Request) -> Response:
-        return JSONResponse(
+        return ApiJson(
             [
                 {**attrs.asdict(info), "connected_at": iso(info.connected_at)}
                 for info in context.sessions()
@@ -260,10 +270,10 @@ def create_app(state: ApiState) -> Starlette:
         found = context.router.store.get(message_id)
         if found is None:
             raise HTTPException(404, f"no message with id {message_id!r} (unknown or purged)")
-        return JSONResponse(message_view(found))
+        return ApiJson(message_view(found))
 
     async def status_codes(request: Request) -> Response:
-        return JSONResponse(
+        return ApiJson(
             [
                 {
                     "code": row.code,
@@ -280,7 +290,7 @@ def create_app(state: ApiState) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return ApiJson({"error": exc.detail}, status_code=exc.status_code)
 
     return Starlette(
         routes=[

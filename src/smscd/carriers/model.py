@@ -562,12 +562,34 @@ class _Reader:
         )
 
 
+def _part_octets(text: str) -> bytes:
+    """A part's text for the phone's reassembly buffer. A UCS-2 part may begin or end with
+    half of a surrogate pair (clients that split by octets cut emoji in two), so lone
+    surrogates are kept as they are."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _part_text(octets: bytes) -> str:
+    """The inverse of ``_part_octets`` (for the saved state; JSON escapes lone halves)."""
+    return octets.decode("utf-8", "surrogatepass")
+
+
+def _joined_text(octets: bytes) -> str:
+    """The text the phone shows for joined parts: halves of a surrogate pair that met again
+    become their character, and a half whose partner never came becomes U+FFFD."""
+    return (
+        octets.decode("utf-8", "surrogatepass")
+        .encode("utf-16-le", "surrogatepass")
+        .decode("utf-16-le", "replace")
+    )
+
+
 def _open_sets_json(sets: list[Incomplete]) -> list[list[object]]:
     """The latest REASSEMBLY_SAVED_SETS of the phones' incomplete messages, oldest first."""
     saved: list[list[object]] = []
     for part_set in sets[-REASSEMBLY_SAVED_SETS:]:
         number, source = cast(tuple[str, str], part_set.key)
-        parts = [[sequence, payload.decode("utf-8")] for sequence, payload in part_set.received]
+        parts = [[sequence, _part_text(payload)] for sequence, payload in part_set.received]
         saved.append(
             [number, source, part_set.reference, part_set.total, part_set.first_seen, parts]
         )
@@ -925,7 +947,10 @@ class CarrierModel:
             handsets = ",".join(rules)
             text = f'{{"version":{_STATE_VERSION},"handsets":[{handsets}],"inboxes":{inboxes}'
             if sets:
-                text += f',"reassembly":{_dumps(_open_sets_json(sets))}'
+                # ASCII, unlike the rest: a part may hold half of a surrogate pair, which
+                # only a \u escape carries (the store cannot write it raw).
+                sets_json = json.dumps(_open_sets_json(sets), separators=(",", ":"))
+                text += f',"reassembly":{sets_json}'
             text += "}"
         self._saved = (self._changes, text)
         return text
@@ -956,7 +981,7 @@ class CarrierModel:
         for number, source, reference, total, first_seen, parts in sets:
             key: Hashable = (number, source)
             for sequence, text in parts:
-                payload = text.encode("utf-8")
+                payload = _part_octets(text)
                 done = self._reassembler.add(key, reference, total, sequence, payload, first_seen)
                 if done is not None:  # only a hand-made state has every part
                     self._show_completed(done, first_seen)
@@ -1227,20 +1252,18 @@ class CarrierModel:
         reference, total, sequence = record.concat
         self._changes += 1  # the phone's reassembly buffer is in the saved state
         key: Hashable = (record.destination, record.source)
-        done = self._reassembler.add(
-            key, reference, total, sequence, record.text.encode("utf-8"), at
-        )
+        done = self._reassembler.add(key, reference, total, sequence, _part_octets(record.text), at)
         if done is not None:
             self._show_completed(done, at)
 
     def _show_completed(self, done: Completed, at: float) -> None:
         destination, source = cast(tuple[str, str], done.key)
-        text = done.payload.decode("utf-8")
+        text = _joined_text(done.payload)
         self._show(destination, InboxEntry(source, text, at, done.total))
 
     def _show_incomplete(self, incomplete: Incomplete) -> None:
         destination, source = cast(tuple[str, str], incomplete.key)
-        text = b"".join(payload for _, payload in incomplete.received).decode("utf-8")
+        text = _joined_text(b"".join(payload for _, payload in incomplete.received))
         at = incomplete.first_seen + self.profile.reassembly_timeout
         entry = InboxEntry(source, text, at, incomplete.total, incomplete.missing)
         self._show(destination, entry)
