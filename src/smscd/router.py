@@ -16,7 +16,7 @@ import attrs
 import structlog
 
 from smscd.accounts import Accounts, AccountState
-from smscd.carriers.base import Carrier
+from smscd.carriers.base import Carrier, StatusReport
 from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.mo import MoError, MoMessage, build_mo_parts, check_handset_number, check_virtual_number
 from smscd.outbox import Outboxes, OutboxItem
@@ -444,8 +444,19 @@ class Router:
         message = self.store.get(message_id)
         if message is None or message.done_time is not None:
             return
-        if at is None:
-            at = self._sim_now()
+        self._record(message, codes, self._sim_now() if at is None else at)
+
+    def on_statuses(self, reports: Iterable[StatusReport]) -> None:
+        """``on_status`` for each report, in order: for a carrier working through many
+        transitions at once, without a call with packed arguments per transition."""
+        get = self.store.get
+        record = self._record
+        for report in reports:
+            message = get(report.message_id)
+            if message is not None and message.done_time is None:
+                record(message, report.codes, report.at)
+
+    def _record(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
             for code in codes:  # a notification for each code
                 if message.done_time is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from smscd.accounts import Accounts
+from smscd.carriers.model import Transition
 from smscd.config import Account
 from smscd.message import Message, MessageIdGenerator
 from smscd.outbox import Outboxes
@@ -396,3 +397,26 @@ def test_unacknowledged_receipts_count_against_the_queue(router: Router) -> None
     (item, *_) = router.outboxes["acme"].take(3)
     router.receipt_acknowledged(item)
     assert submit(router, short_message=b"x")[0] == CommandStatus.ESME_ROK
+
+
+def test_many_reports_in_one_call_are_each_recorded_at_their_time(router: Router) -> None:
+    """on_statuses (a carrier's batch) does what on_status does for each report, in order,
+    skipping unknown and finished messages, notifications included."""
+    _, plain = submit(router, short_message=b"plain", registered_delivery=1)
+    _, noted = submit(router, short_message=b"noted", registered_delivery=0x11)
+    receipts(router)  # the 102 notification of the second
+    reports = [
+        Transition(plain, (110, 111), 5.0),
+        Transition("unknown", (201,), 5.0),
+        Transition(noted, (110,), 6.0),
+        Transition(plain, (201,), 7.0),
+        Transition(plain, (202,), 8.0),  # after final: ignored
+        Transition(noted, (514,), 9.0),
+    ]
+    router.on_statuses(reports)
+    first, second = router.store.get(plain), router.store.get(noted)
+    assert first is not None and second is not None
+    assert [(e.code, e.at) for e in first.history][2:] == [(110, 5.0), (111, 5.0), (201, 7.0)]
+    assert [(e.code, e.at) for e in second.history][2:] == [(110, 6.0), (514, 9.0)]
+    errs = [parse_receipt(text).err for text in receipts(router)]
+    assert errs == [110, 201, 514]  # the notification of 110, then the two final receipts

@@ -7,6 +7,7 @@ The router is the sink; carriers never touch sessions or the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 import trio
@@ -24,6 +25,26 @@ class StatusSink(Protocol):
 
         Statuses after a final one are ignored: a message's end is what its receipt said.
         """
+
+
+class StatusReport(Protocol):
+    """One transition, for ``on_statuses``: ``message_id`` reached ``codes`` at ``at``."""
+
+    @property
+    def message_id(self) -> str: ...
+
+    @property
+    def codes(self) -> tuple[int, ...]: ...
+
+    @property
+    def at(self) -> float: ...
+
+
+class BatchStatusSink(StatusSink, Protocol):
+    """A sink that also takes many transitions in one call (the daemon's router does)."""
+
+    def on_statuses(self, reports: Iterable[StatusReport]) -> None:
+        """``on_status(report.message_id, *report.codes, at=report.at)`` for each, in order."""
 
 
 class Carrier(Protocol):

@@ -126,6 +126,8 @@ class SimulatedCarrier:
         task_status.started()
         model = self.model
         time = self._time
+        # The router takes a whole slice of transitions in one call (BatchStatusSink).
+        on_statuses = getattr(sink, "on_statuses", None)
         while True:
             deadline = model.next_deadline()
             self._waiting_for = float("inf") if deadline is None else deadline
@@ -136,8 +138,11 @@ class SimulatedCarrier:
             # Slices of _BATCH: after a clock jump over many messages, neither a huge list of
             # transitions nor a long stretch without letting the sessions run.
             while transitions := model.advance(now, _BATCH):
-                for transition in transitions:
-                    sink.on_status(transition.message_id, *transition.codes, at=transition.at)
+                if on_statuses is not None:
+                    on_statuses(transitions)
+                else:
+                    for transition in transitions:
+                        sink.on_status(transition.message_id, *transition.codes, at=transition.at)
                 await trio.lowlevel.checkpoint()
             del transitions
 
