@@ -107,10 +107,12 @@ class _RowsStatement:
     """One statement over many rows, run as a few multi-row statements, not ``executemany``.
 
     ``executemany`` gives up the GIL around every row, and a busy event loop may keep it for a
-    whole switch interval (5 ms) before the writer thread gets it back: measured, a 50-row
-    batch then took 250 ms instead of 1. Here a batch of n rows takes one statement per set
-    bit of n (chunks of 256, 128, ..., 1 rows), so a handful of GIL hand-overs at most, and
-    there are nine statement texts, which sqlite3's statement cache keeps prepared.
+    whole switch interval before the writer thread gets it back: measured, a 50-row batch
+    then took 250 ms instead of 1. Here a batch of n rows takes ceil(n / 256) statements: the
+    last one's row count is rounded up to a power of two by repeating its last row, which
+    writes the same values twice (an upsert updates the row it just inserted; a delete finds
+    nothing more), so there are nine statement texts, which sqlite3's statement cache keeps
+    prepared, and few GIL hand-overs.
     """
 
     def __init__(self, template: str, width: int) -> None:
@@ -121,16 +123,20 @@ class _RowsStatement:
     def run(self, connection: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
         start, remaining = 0, len(rows)
         while remaining:
-            count = min(_MAX_ROWS_PER_STATEMENT, 1 << (remaining.bit_length() - 1))
+            taken = min(_MAX_ROWS_PER_STATEMENT, remaining)
+            count = 1 << (taken - 1).bit_length()  # taken, rounded up to a power of two
             text = self._texts.get(count)
             if text is None:
                 values = ", ".join([self._row] * count)
                 text = self._texts[count] = self._template.replace("{values}", values)
-            end = start + count
+            end = start + taken
             # chain flattens in C: this runs on the writer thread, holding the GIL the event
             # loop wants.
-            connection.execute(text, list(chain.from_iterable(rows[start:end])))
-            start, remaining = end, remaining - count
+            parameters = list(chain.from_iterable(rows[start:end]))
+            if count > taken:
+                parameters.extend(list(rows[end - 1]) * (count - taken))
+            connection.execute(text, parameters)
+            start, remaining = end, remaining - taken
 
 
 # Upsert rather than insert-or-update by what the store believes is on disk: after a failed

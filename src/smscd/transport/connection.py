@@ -171,6 +171,14 @@ class SmppConnection:
                 self._outbox.put_back(unanswered)
             self._outbox = None
 
+    def _on_commit(self) -> None:
+        """Called by the committer after a commit: answer the submits it made durable now,
+        rather than wake the pump to do it (a scheduling round later, behind every session's
+        read of a whole chunk). Only queues bytes: the writer task sends them."""
+        if self._deferred:
+            self._release_deferred()
+            self._flush()
+
     def _wake_pump(self) -> None:
         self._pump_lot.unpark_all()
 
@@ -467,7 +475,7 @@ class SmppConnection:
         deferred = self._deferred
         if not deferred:
             # One wait covers the whole queue: _release_deferred waits again for what is left.
-            committer.wait(self._wake_pump)
+            committer.wait(self._on_commit)
         deferred.append((committer.ticket(), response))
 
     def _release_deferred(self) -> None:
@@ -485,7 +493,7 @@ class SmppConnection:
                 deferred.popleft()
                 session.send_response(response)
             else:
-                committer.wait(self._wake_pump)
+                committer.wait(self._on_commit)
                 return
 
     def _on_response(self, response: Pdu, context: object) -> None:
