@@ -74,6 +74,7 @@ _LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "criti
 _LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
 _STORE_BACKENDS = ("sqlite", "memory")
 _DURABILITY = ("full", "normal")
+_STORE_WRITERS = ("process", "thread")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 # SMPP 3.4 §5.2.1/§5.2.2: system_id is a C-Octet String of 16 octets and password of 9,
 # both counting the terminating NUL.
@@ -459,6 +460,9 @@ class StoreConfig:
             ``:memory:`` for an SQLite database that lives as long as the process.
         durability: "full" (synchronous=FULL: survives power loss) or "normal"
             (synchronous=NORMAL: survives a crash of the process).
+        writer: "process" (a child process writes the file, off the daemon's GIL) or
+            "thread" (a worker thread of the daemon does). A ``:memory:`` path always uses
+            the thread.
         batch_size: at most this many changes per transaction (group commit).
         batch_delay: how long a commit waits for more changes when fewer are waiting.
         retention: how long final messages are kept (then purged).
@@ -468,6 +472,7 @@ class StoreConfig:
     backend: Literal["sqlite", "memory"] = "sqlite"
     path: Path | None = None
     durability: Literal["full", "normal"] = "full"
+    writer: Literal["process", "thread"] = "process"
     batch_size: int = 1000
     batch_delay: float = 0.002
     retention: float = 7 * 86400.0
@@ -723,6 +728,7 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, _Parser]]] = {
             "backend": _choice(_STORE_BACKENDS),
             "path": _optional_path,
             "durability": _choice(_DURABILITY),
+            "writer": _choice(_STORE_WRITERS),
             "batch_size": _integer(1),
             "batch_delay": _duration,
             "retention": _duration,

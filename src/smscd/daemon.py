@@ -153,6 +153,7 @@ class Daemon:
                 durability=store_config.durability,
                 retention=store_config.retention,
                 max_finished=store_config.max_finished,
+                writer=store_config.writer,
             )
             self.store: Store = self.durable
         else:

@@ -418,10 +418,13 @@ def test_unknown_carrier_type_is_a_config_error() -> None:
 # --- the durable store -----------------------------------------------------------------------
 
 
-def durable_config(path: Path, delay: str = "0s", account: str = "") -> Config:
+def durable_config(
+    path: Path, delay: str = "0s", account: str = "", writer: str = "process"
+) -> Config:
     text = (
         '[smpp]\nlisten = "127.0.0.1:0"\n[http]\nlisten = ""\n'
         f'[store]\nbackend = "sqlite"\npath = "{path}"\ndurability = "normal"\n'
+        f'writer = "{writer}"\n'
         f'[[carriers]]\nname = "instant"\ntype = "instant"\ndelay = "{delay}"\n'
         f"{ACCOUNT}max_queued = 100000\n{account}"
     )

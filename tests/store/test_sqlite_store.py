@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
 from smscd.status import Code
 from smscd.store.sqlite import SqliteStore, StoreError
+from smscd.store.writer import ProcessWriter
 
 from .conftest import T0, MakeMessage, OpenStore
 
@@ -329,3 +332,80 @@ def test_durability_sets_synchronous(open_store: OpenStore, durability: str) -> 
     expected = {"full": 2, "normal": 1}[durability]
     assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == expected
     assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# --- the writer process ----------------------------------------------------------------------
+
+
+def test_the_writer_process_writes_what_the_thread_would(
+    open_store: OpenStore, make_message: MakeMessage, store_path: Path
+) -> None:
+    store = open_store(writer="process")
+    for n in range(300):
+        message = make_message(n)
+        store.add(message)
+        if n % 3:
+            message.record(Code.DELIVERED_TO_HANDSET, T0 + n + 1)
+            store.update(message, T0 + n + 1)
+        store.put_outbox(f"k{n}", "acme", b"%d" % n, message.message_id, True)
+    store.set_state("clock", "x")
+    flush(store)
+    for n in range(0, 300, 2):
+        store.ack_outbox(f"k{n}")
+    flush(store)
+    assert store.purge(T0 + 10_000 + 3600) == 200  # the finished ones
+    store.vacuum()
+    store.close()
+    again = open_store(writer="thread")
+    assert again.counts() == {
+        "messages": 100,
+        "pending": 100,
+        "finished": 0,
+        "outbox": 150,
+        "state": 1,
+    }
+    assert [m.message_id for m in again.pending()] == [
+        make_message(n).message_id for n in range(0, 300, 3)
+    ]
+
+
+def test_a_dead_writer_process_fails_one_write_and_is_started_again(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter) and writer.pid is not None
+    first = writer.pid
+    os.kill(first, signal.SIGKILL)
+    store.add(make_message(1))
+    batch = store.take_batch()
+    with pytest.raises(StoreError, match="writer process died"):
+        store.write_batch(batch)
+    store.requeue(batch)
+    flush(store)  # a new child
+    assert writer.pid not in (None, first)
+    assert store.counts()["messages"] == 1
+
+
+def test_the_writer_process_ignores_the_signals_the_daemon_handles(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    """Ctrl-C reaches the whole process group; the daemon drains and then writes its last
+    batch, so the child must still be there."""
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter) and writer.pid is not None
+    child = writer.pid
+    os.kill(child, signal.SIGINT)
+    os.kill(child, signal.SIGTERM)
+    store.add(make_message(1))
+    flush(store)
+    assert writer.pid == child and store.counts()["messages"] == 1
+    store.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # gone once its store is closed
+
+
+def test_writer_kind_must_be_known(store_path: Path) -> None:
+    with pytest.raises(ValueError, match="writer"):
+        SqliteStore(store_path, retention=1, max_finished=1, writer="fork")  # type: ignore[arg-type]

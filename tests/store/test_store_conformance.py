@@ -33,17 +33,20 @@ class Harness:
             store = MemoryStore(retention, max_finished)
         else:
             path = ":memory:" if self.kind == "sqlite-memory" else self.directory / "s.sqlite"
-            store = SqliteStore(path, retention=retention, max_finished=max_finished)
+            writer = "process" if self.kind == "sqlite-process" else "thread"
+            store = SqliteStore(path, retention=retention, max_finished=max_finished, writer=writer)
         self.stores.append(store)
         return store
 
     def settle(self, store: Store) -> None:
-        if self.kind == "sqlite-flushed":
+        if self.kind in ("sqlite-flushed", "sqlite-process"):
             assert isinstance(store, SqliteStore)
             store.write_batch(store.take_batch())
 
 
-@pytest.fixture(params=["memory", "sqlite-memory", "sqlite-file", "sqlite-flushed"])
+@pytest.fixture(
+    params=["memory", "sqlite-memory", "sqlite-file", "sqlite-flushed", "sqlite-process"]
+)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(request.param, tmp_path)
     yield harness

@@ -47,10 +47,8 @@ concatenated messages still waiting for the rest of their set (``open_concat_par
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from itertools import chain
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, Literal, TextIO, TypeAlias
 
@@ -58,7 +56,7 @@ import attrs
 
 from smscd.message import Message
 from smscd.store.base import StoreStatistics
-from smscd.store.errors import StoreError, StoreVersionError, rollback, store_errors
+from smscd.store.errors import StoreError, StoreVersionError, store_errors
 from smscd.store.memory import MemoryStore
 from smscd.store.rows import (
     MESSAGE_COLUMNS,
@@ -68,6 +66,14 @@ from smscd.store.rows import (
     message_row,
 )
 from smscd.store.schema import open_reader, open_writer
+from smscd.store.writer import (
+    PURGE_SLICE,
+    BatchRows,
+    OutboxPut,
+    ProcessWriter,
+    ThreadWriter,
+    Writer,
+)
 
 __all__ = [
     "Batch",
@@ -84,76 +90,11 @@ _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
 _COLUMNS: Final = ", ".join(MESSAGE_COLUMNS)
 _SELECT_MESSAGE: Final = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
 _SELECT_PENDING: Final = f"SELECT {_COLUMNS} FROM messages WHERE done_time IS NULL ORDER BY num"
-_UPSERT_STATE: Final = (
-    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?2"
-)
-# Purge deletes in slices, each its own transaction, so that write_batch (waiting on the same
-# lock) is held up by one slice, not by the whole purge.
-_PURGE_SLICE: Final = 5_000
-_PURGE: Final = (
-    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE done_time < ? LIMIT ?)"
-)
 _EXPORT_CHUNK: Final = 1_000
 
 # seq, key, system_id, pdu, message_id, final: an outbox row to write.
-_OutboxPut: TypeAlias = tuple[int, str, str, bytes, str | None, bool]
-
-# The most rows one statement carries: 256 rows of 28 columns stay well under SQLite's limit
-# of 32,766 parameters.
-_MAX_ROWS_PER_STATEMENT: Final = 256
-
-
-class _RowsStatement:
-    """One statement over many rows, run as a few multi-row statements, not ``executemany``.
-
-    ``executemany`` gives up the GIL around every row, and a busy event loop may keep it for a
-    whole switch interval before the writer thread gets it back: measured, a 50-row batch
-    then took 250 ms instead of 1. Here a batch of n rows takes ceil(n / 256) statements: the
-    last one's row count is rounded up to a power of two by repeating its last row, which
-    writes the same values twice (an upsert updates the row it just inserted; a delete finds
-    nothing more), so there are nine statement texts, which sqlite3's statement cache keeps
-    prepared, and few GIL hand-overs.
-    """
-
-    def __init__(self, template: str, width: int) -> None:
-        self._template = template  # "{values}" stands for the rows: (?, ...), (?, ...)
-        self._row = f"({', '.join('?' * width)})"
-        self._texts: dict[int, str] = {}
-
-    def run(self, connection: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
-        start, remaining = 0, len(rows)
-        while remaining:
-            taken = min(_MAX_ROWS_PER_STATEMENT, remaining)
-            count = 1 << (taken - 1).bit_length()  # taken, rounded up to a power of two
-            text = self._texts.get(count)
-            if text is None:
-                values = ", ".join([self._row] * count)
-                text = self._texts[count] = self._template.replace("{values}", values)
-            end = start + taken
-            # chain flattens in C: this runs on the writer thread, holding the GIL the event
-            # loop wants.
-            parameters = list(chain.from_iterable(rows[start:end]))
-            if count > taken:
-                parameters.extend(list(rows[end - 1]) * (count - taken))
-            connection.execute(text, parameters)
-            start, remaining = end, remaining - taken
-
-
-# Upsert rather than insert-or-update by what the store believes is on disk: after a failed
-# batch that belief is wrong, and an upsert is right either way (measured: no slower).
-_UPSERT_MESSAGES: Final = _RowsStatement(
-    f"INSERT INTO messages ({_COLUMNS}) VALUES {{values}} ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in MESSAGE_COLUMNS[1:]),
-    len(MESSAGE_COLUMNS),
-)
-# A key put again keeps its place in the queue (seq), as a receipt put back after a refusal.
-_UPSERT_OUTBOX: Final = _RowsStatement(
-    "INSERT INTO outbox (seq, key, system_id, pdu, message_id, final) VALUES {values}"
-    " ON CONFLICT (key) DO UPDATE SET system_id = excluded.system_id, pdu = excluded.pdu,"
-    " message_id = excluded.message_id, final = excluded.final",
-    6,
-)
-_DELETE_OUTBOX: Final = _RowsStatement("DELETE FROM outbox WHERE key IN (VALUES {values})", 1)
+_OutboxPut: TypeAlias = OutboxPut
+WriterKind: TypeAlias = Literal["thread", "process"]
 
 
 @attrs.frozen
@@ -228,6 +169,7 @@ class SqliteStore:
         retention: float,
         max_finished: int,
         busy_timeout: float = 1.0,
+        writer: WriterKind = "thread",
     ) -> None:
         if durability not in _SYNCHRONOUS:
             raise ValueError(f"durability must be 'full' or 'normal', got {durability!r}")
@@ -244,13 +186,17 @@ class SqliteStore:
         self._max_id: int | None = None
         self._closed = False
         self._next_seq = 1
+        if writer not in ("thread", "process"):
+            raise ValueError(f"writer must be 'thread' or 'process', got {writer!r}")
+        # Opened here in either case: it creates the file, switches it to WAL and migrates it.
         self._writer = open_writer(
             self.path, synchronous=_SYNCHRONOUS[durability], busy_timeout=busy_timeout
         )
-        self._write_lock = threading.Lock()
+        thread_writer = ThreadWriter(self._writer, self.path)
+        self._write: Writer = thread_writer
         if self.path == ":memory:":
             self._reader = self._writer
-            self._read_lock = self._write_lock
+            self._read_lock = thread_writer.lock
         else:
             try:
                 self._reader = open_reader(self.path, busy_timeout=busy_timeout)
@@ -260,6 +206,15 @@ class SqliteStore:
             self._read_lock = threading.Lock()
         with store_errors(f"{self.path}: cannot recover", self._close_connections):
             self._recover()
+        if writer == "process" and self.path != ":memory:":
+            try:
+                self._write = ProcessWriter(
+                    self.path, synchronous=_SYNCHRONOUS[durability], busy_timeout=busy_timeout
+                )
+            except BaseException:
+                self._close_connections()
+                raise
+            thread_writer.close()  # the child writes from now on
 
     def _recover(self) -> None:
         with self._read_lock:
@@ -338,8 +293,7 @@ class SqliteStore:
 
     def _close_connections(self) -> None:
         # Under the locks: a write or read still running on a worker thread finishes first.
-        with self._write_lock:
-            self._writer.close()
+        self._write.close()
         if self._reader is not self._writer:
             with self._read_lock:
                 self._reader.close()
@@ -379,22 +333,7 @@ class SqliteStore:
             return
         puts = [put for put in batch.outbox.values() if put is not None]
         acks = [(key,) for key, put in batch.outbox.items() if put is None]
-        writer = self._writer
-        with (
-            self._write_lock,
-            store_errors(
-                f"{self.path}: cannot write {len(batch.rows)} messages", lambda: rollback(writer)
-            ),
-        ):
-            # IMMEDIATE: wait for another process's write lock here, under busy_timeout,
-            # rather than fail on the first write of a deferred transaction.
-            writer.execute("BEGIN IMMEDIATE")
-            _UPSERT_MESSAGES.run(writer, batch.rows)
-            _UPSERT_OUTBOX.run(writer, puts)
-            _DELETE_OUTBOX.run(writer, acks)
-            if batch.state:
-                writer.executemany(_UPSERT_STATE, batch.state.items())
-            writer.execute("COMMIT")
+        self._write.write(BatchRows(batch.rows, puts, acks, list(batch.state.items())))
 
     def requeue(self, batch: Batch) -> None:
         """Have the next batch write this (failed) batch's content again.
@@ -509,15 +448,11 @@ class SqliteStore:
             StoreError: a delete failed; slices deleted before it stay deleted.
         """
         horizon = now - self._retention
-        writer = self._writer
         deleted = 0
         while True:
-            with self._write_lock, store_errors(f"{self.path}: purge", lambda: rollback(writer)):
-                writer.execute("BEGIN IMMEDIATE")
-                count = writer.execute(_PURGE, (horizon, _PURGE_SLICE)).rowcount
-                writer.execute("COMMIT")
+            count = self._write.purge(horizon)
             deleted += count
-            if count < _PURGE_SLICE:
+            if count < PURGE_SLICE:
                 return deleted
 
     def counts(self) -> dict[str, int]:
@@ -548,10 +483,7 @@ class SqliteStore:
         Raises:
             StoreError: it failed (e.g. another connection is reading).
         """
-        with self._write_lock, store_errors(f"{self.path}: vacuum"):
-            self._writer.execute("VACUUM")
-            if self._reader is not self._writer:
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._write.vacuum()
 
     def export_jsonl(self, file: TextIO, *, since: float | None = None) -> int:
         """Write every committed message, one JSON object a line, in id order.

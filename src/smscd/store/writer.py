@@ -1,0 +1,345 @@
+"""Writing the store's batches: on a thread of the daemon, or in a writer process.
+
+The transaction that makes a batch durable (``write_rows``) and the purge (``purge_slice``)
+are plain functions over a connection, run by one of two writers with the same methods:
+
+- ``ThreadWriter`` runs them on the calling thread (the daemon calls from a worker thread),
+  on a connection of this process. SQLite releases the GIL while it works, but binding the
+  values and every hand-over of the GIL between steps compete with the event loop.
+- ``ProcessWriter`` sends them to a child process (``python -m smscd.store.writer``) that owns
+  the writing connection: the event loop's process only pickles the rows and waits on a pipe,
+  so SQLite works on the other core without sharing a GIL. This is the daemon's default for
+  a store file; a ``:memory:`` store has one database per connection, so it needs the thread.
+
+The child is the parent's servant: it reads requests on its stdin and answers each on its
+stdout (a 4-octet length, then a pickle), ignores SIGINT and SIGTERM (the daemon stops it
+after its last write), and exits when its stdin closes, which is also what happens when the
+daemon is killed: a write already sent is committed or not, as SQLite decides, and no
+ESME_ROK was sent for it yet. A child that dies is started again at the next request; the
+request that met the death fails with ``StoreError`` (the batch is written again later).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from itertools import chain
+from typing import IO, Final, NamedTuple, Protocol
+
+from smscd.store.errors import StoreError, rollback, store_errors
+from smscd.store.rows import MESSAGE_COLUMNS
+from smscd.store.schema import open_writer
+
+__all__ = ["BatchRows", "ProcessWriter", "ThreadWriter", "Writer", "purge_slice", "write_rows"]
+
+_COLUMNS: Final = ", ".join(MESSAGE_COLUMNS)
+
+_UPSERT_STATE: Final = (
+    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?2"
+)
+# Purge deletes in slices, each its own transaction, so that a batch waiting for the writer
+# is held up by one slice, not by the whole purge.
+PURGE_SLICE: Final = 5_000
+_PURGE: Final = (
+    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE done_time < ? LIMIT ?)"
+)
+
+# The most rows one statement carries: 256 rows of 28 columns stay well under SQLite's limit
+# of 32,766 parameters.
+_MAX_ROWS_PER_STATEMENT: Final = 256
+
+
+class RowsStatement:
+    """One statement over many rows, run as a few multi-row statements, not ``executemany``.
+
+    ``executemany`` gives up the GIL around every row, and a busy event loop may keep it for a
+    whole switch interval before the writer thread gets it back: measured, a 50-row batch
+    then took 250 ms instead of 1. Here a batch of n rows takes ceil(n / 256) statements: the
+    last one's row count is rounded up to a power of two by repeating its last row, which
+    writes the same values twice (an upsert updates the row it just inserted; a delete finds
+    nothing more), so there are nine statement texts, which sqlite3's statement cache keeps
+    prepared, and few GIL hand-overs.
+    """
+
+    def __init__(self, template: str, width: int) -> None:
+        self._template = template  # "{values}" stands for the rows: (?, ...), (?, ...)
+        self._row = f"({', '.join('?' * width)})"
+        self._texts: dict[int, str] = {}
+
+    def run(self, connection: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+        start, remaining = 0, len(rows)
+        while remaining:
+            taken = min(_MAX_ROWS_PER_STATEMENT, remaining)
+            count = 1 << (taken - 1).bit_length()  # taken, rounded up to a power of two
+            text = self._texts.get(count)
+            if text is None:
+                values = ", ".join([self._row] * count)
+                text = self._texts[count] = self._template.replace("{values}", values)
+            end = start + taken
+            # chain flattens in C: this runs on the writer thread, holding the GIL the event
+            # loop wants.
+            parameters = list(chain.from_iterable(rows[start:end]))
+            if count > taken:
+                parameters.extend(list(rows[end - 1]) * (count - taken))
+            connection.execute(text, parameters)
+            start, remaining = end, remaining - taken
+
+
+# Upsert rather than insert-or-update by what the store believes is on disk: after a failed
+# batch that belief is wrong, and an upsert is right either way (measured: no slower).
+UPSERT_MESSAGES: Final = RowsStatement(
+    f"INSERT INTO messages ({_COLUMNS}) VALUES {{values}} ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in MESSAGE_COLUMNS[1:]),
+    len(MESSAGE_COLUMNS),
+)
+# A key put again keeps its place in the queue (seq), as a receipt put back after a refusal.
+UPSERT_OUTBOX: Final = RowsStatement(
+    "INSERT INTO outbox (seq, key, system_id, pdu, message_id, final) VALUES {values}"
+    " ON CONFLICT (key) DO UPDATE SET system_id = excluded.system_id, pdu = excluded.pdu,"
+    " message_id = excluded.message_id, final = excluded.final",
+    6,
+)
+DELETE_OUTBOX: Final = RowsStatement("DELETE FROM outbox WHERE key IN (VALUES {values})", 1)
+
+# An outbox row to write: seq, key, system_id, pdu, message_id, final.
+OutboxPut = tuple[int, str, str, bytes, "str | None", bool]
+
+
+class BatchRows(NamedTuple):
+    """What one batch writes: message rows, outbox puts, outbox keys to delete, state values."""
+
+    rows: Sequence[Sequence[object]]
+    puts: Sequence[OutboxPut]
+    acks: Sequence[tuple[str]]
+    state: Sequence[tuple[str, str]]
+
+
+def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
+    """One batch in one transaction.
+
+    Raises:
+        sqlite3.Error, ValueError, OverflowError: the write failed; the caller rolls back.
+    """
+    # IMMEDIATE: wait for another process's write lock here, under busy_timeout, rather than
+    # fail on the first write of a deferred transaction.
+    connection.execute("BEGIN IMMEDIATE")
+    UPSERT_MESSAGES.run(connection, batch.rows)
+    UPSERT_OUTBOX.run(connection, batch.puts)
+    DELETE_OUTBOX.run(connection, batch.acks)
+    if batch.state:
+        connection.executemany(_UPSERT_STATE, batch.state)
+    connection.execute("COMMIT")
+
+
+def purge_slice(connection: sqlite3.Connection, horizon: float) -> int:
+    """Delete at most PURGE_SLICE messages finished before ``horizon``, in one transaction;
+    how many were deleted."""
+    connection.execute("BEGIN IMMEDIATE")
+    count: int = connection.execute(_PURGE, (horizon, PURGE_SLICE)).rowcount
+    connection.execute("COMMIT")
+    return count
+
+
+def vacuum(connection: sqlite3.Connection, *, wal: bool) -> None:
+    connection.execute("VACUUM")
+    if wal:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class Writer(Protocol):
+    """What ``SqliteStore`` asks of its writer; every method raises ``StoreError``."""
+
+    def write(self, batch: BatchRows) -> None: ...
+
+    def purge(self, horizon: float) -> int: ...
+
+    def vacuum(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadWriter:
+    """The writing connection in this process, one caller at a time."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+        self.connection = connection
+        self.lock = threading.Lock()
+        self._path = path
+
+    def write(self, batch: BatchRows) -> None:
+        connection = self.connection
+        what = f"{self._path}: cannot write {len(batch.rows)} messages"
+        with self.lock, store_errors(what, lambda: rollback(connection)):
+            write_rows(connection, batch)
+
+    def purge(self, horizon: float) -> int:
+        connection = self.connection
+        with self.lock, store_errors(f"{self._path}: purge", lambda: rollback(connection)):
+            return purge_slice(connection, horizon)
+
+    def vacuum(self) -> None:
+        with self.lock, store_errors(f"{self._path}: vacuum"):
+            vacuum(self.connection, wal=self._path != ":memory:")
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+
+_LENGTH: Final = struct.Struct(">I")
+
+
+def _send(pipe: IO[bytes], message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(_LENGTH.pack(len(data)) + data)
+    pipe.flush()
+
+
+def _receive(pipe: IO[bytes]) -> object:
+    head = pipe.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError("pipe closed")
+    (size,) = _LENGTH.unpack(head)
+    data = pipe.read(size)
+    if len(data) < size:
+        raise EOFError("pipe closed mid-message")
+    return pickle.loads(data)
+
+
+class ProcessWriter:
+    """The writing connection in a child process (see the module text)."""
+
+    def __init__(self, path: str, *, synchronous: str, busy_timeout: float) -> None:
+        self._path = path
+        self._command = [
+            sys.executable,
+            "-m",
+            "smscd.store.writer",
+            path,
+            synchronous,
+            repr(busy_timeout),
+        ]
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen[bytes] | None = None
+        with self._lock:
+            self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+        )
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            answer = _receive(child.stdout)  # opened, or why not
+        except EOFError:
+            child.wait()
+            raise StoreError(
+                f"{self._path}: the writer process exited at start ({child.returncode})"
+            ) from None
+        if answer != ("ok", None):
+            self._stop(child)
+            raise StoreError(f"{self._path}: {answer[1]}")  # type: ignore[index]
+        self._child = child
+        return child
+
+    def _call(self, request: tuple[object, ...], what: str) -> object:
+        with self._lock:
+            child = self._child
+            if child is None or child.poll() is not None:
+                child = self._start()
+            assert child.stdin is not None and child.stdout is not None
+            try:
+                _send(child.stdin, request)
+                answer = _receive(child.stdout)
+            except (OSError, EOFError) as exc:
+                self._stop(child)
+                self._child = None
+                raise StoreError(f"{self._path}: {what}: the writer process died ({exc})") from exc
+        assert isinstance(answer, tuple) and len(answer) == 2
+        kind, value = answer
+        if kind == "error":
+            raise StoreError(f"{self._path}: {what}: {value}")
+        return value
+
+    def write(self, batch: BatchRows) -> None:
+        self._call(("write", batch), f"cannot write {len(batch.rows)} messages")
+
+    def purge(self, horizon: float) -> int:
+        count = self._call(("purge", horizon), "purge")
+        assert isinstance(count, int)
+        return count
+
+    def vacuum(self) -> None:
+        self._call(("vacuum",), "vacuum")
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (for tests and operators), None when none runs."""
+        return None if self._child is None else self._child.pid
+
+    def close(self) -> None:
+        """Let the child finish and exit (it commits nothing half-way: each request is whole)."""
+        with self._lock:
+            if self._child is not None:
+                self._stop(self._child)
+                self._child = None
+
+    @staticmethod
+    def _stop(child: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(OSError):
+            if child.stdin is not None:
+                child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def serve(path: str, synchronous: str, busy_timeout: float) -> None:
+    """The child: open the writing connection, then answer requests until stdin closes."""
+    # The daemon handles Ctrl-C and SIGTERM and closes this process after its last write; a
+    # signal sent to the whole process group must not end it first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        connection = open_writer(path, synchronous=synchronous, busy_timeout=busy_timeout)
+    except StoreError as exc:
+        _send(answers, ("error", str(exc)))
+        return
+    _send(answers, ("ok", None))
+    while True:
+        try:
+            request = _receive(requests)
+        except EOFError:
+            break
+        assert isinstance(request, tuple)
+        try:
+            with store_errors(request[0], lambda: rollback(connection)):
+                if request[0] == "write":
+                    write_rows(connection, request[1])
+                    value: object = None
+                elif request[0] == "purge":
+                    value = purge_slice(connection, request[1])
+                else:
+                    vacuum(connection, wal=True)
+                    value = None
+        except StoreError as exc:
+            _send(answers, ("error", str(exc.__cause__ or exc)))
+            continue
+        _send(answers, ("ok", value))
+    connection.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2], float(sys.argv[3]))
