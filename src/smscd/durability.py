@@ -39,6 +39,8 @@ log = structlog.get_logger("smscd.store")
 IDLE_INTERVAL = 0.05
 # Pause after a failed commit before the next try.
 RETRY_INTERVAL = 1.0
+# How many failed batch numbers are remembered (a disk that stays full fails one a second).
+_FAILED_BATCHES_KEPT = 10_000
 
 
 class Committer:
@@ -145,6 +147,11 @@ class Committer:
         except StoreError as exc:
             self.store.requeue(batch)
             self.failed_batches.add(number)
+            if len(self.failed_batches) > _FAILED_BATCHES_KEPT:
+                # A failure is read by the deferred responses of its batch right after it
+                # (the waiters are woken below); ones this old have no reader left.
+                horizon = number - _FAILED_BATCHES_KEPT
+                self.failed_batches = {n for n in self.failed_batches if n > horizon}
             if self.healthy:
                 log.error("store_write_failed", error=str(exc), batch=number)
             self.healthy = False

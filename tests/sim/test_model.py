@@ -295,6 +295,8 @@ def test_magic_code_parsing() -> None:
     assert magic_code("999510") is None  # not in the table
     assert magic_code("99950") is None
     assert magic_code("46999501") is None
+    assert magic_code("999\u00b901") is None  # "¹": a digit to str.isdigit, not to int()
+    assert magic_code("999\u0665\u0660\u0661") is None  # Arabic-Indic 501: not ours
 
 
 FINAL_CODES = [code for code in STATUS_CODES if is_final(code)]

@@ -354,7 +354,13 @@ _MAGIC_PREFIX = "999"
 def magic_code(destination: str) -> int | None:
     """The operator code a magic destination asks for (``999501...`` → 501), else None."""
     number = destination.removeprefix("+")
-    if len(number) < 6 or not number.startswith(_MAGIC_PREFIX) or not number[:6].isdigit():
+    head = number[:6]
+    # isascii too: "¹" (latin-1 0xB9) is a digit to isdigit but not to int().
+    if (
+        len(head) < 6
+        or not head.startswith(_MAGIC_PREFIX)
+        or not (head.isascii() and head.isdigit())
+    ):
         return None
     code = int(number[3:6])
     return code if code in STATUS_CODES else None
