@@ -12,6 +12,7 @@ import resource
 from collections import Counter
 
 import pytest
+import structlog
 import trio
 from robustness import baseline, bind_raw, make_config, read_pdu, serving, settle
 
@@ -21,7 +22,7 @@ from smscd.smpp.errors import SmppError
 from smscd.smpp.fuzz import KNOWN_INPUTS, KnownInput
 from smscd.smpp.pdus import EnquireLink, EnquireLinkResp
 from smscd.smpp.session import Session
-from smscd.transport.connection import SmppConnection
+from smscd.transport.connection import PROTOCOL_ERRORS_LOGGED, SmppConnection
 
 # The fuzzer's mutated binds fail by the hundred; the lock-out has its own tests.
 NO_LOCKOUT = "bind_failure_limit = 0\n"
@@ -114,3 +115,30 @@ async def test_closed_connections_leave_nothing_for_the_cycle_collector() -> Non
             gc.garbage.clear()
     assert report.closes >= 4
     assert not cyclic
+
+
+async def test_a_flood_of_bad_pdus_is_answered_whole_and_logged_in_brief() -> None:
+    """Each bad PDU gets its generic_nack; the log gets the first few and the totals."""
+    bad = 2 * PROTOCOL_ERRORS_LOGGED + 5
+    with structlog.testing.capture_logs() as logs:
+        async with serving(make_config(NO_LOCKOUT)) as (daemon, addresses):
+            stream, status = await bind_raw(addresses.smpp)
+            assert status == 0
+            # An unknown command_id: generic_nack ESME_RINVCMDID, the stream stays in step.
+            frames = b"".join(
+                (16).to_bytes(4) + (0x000000FF).to_bytes(4) + bytes(4) + (n + 2).to_bytes(4)
+                for n in range(bad)
+            )
+            await stream.send_all(frames)
+            reader = PduReader()
+            with trio.fail_after(5):
+                answers = [await read_pdu(stream, reader) for _ in range(bad)]
+            assert {(a.command_id, a.command_status) for a in answers if a} == {(0x80000000, 3)}
+            await stream.aclose()
+            with trio.fail_after(5):
+                while daemon.context.connections:
+                    await trio.sleep(0.01)
+    errors = [entry for entry in logs if entry["event"] == "protocol_error"]
+    assert len(errors) == PROTOCOL_ERRORS_LOGGED
+    [closed] = [entry for entry in logs if entry["event"] == "connection_closed"]
+    assert closed["protocol_errors"] == bad

@@ -97,6 +97,12 @@ class SessionInfo:
     outstanding: int
 
 
+# A connection logs its first protocol errors one by one, then a running count every so many
+# (each is answered all the same); connection_closed gives the total.
+PROTOCOL_ERRORS_LOGGED = 20
+PROTOCOL_ERRORS_SUMMARY = 1000
+
+
 class SmppConnection:
     def __init__(
         self,
@@ -127,6 +133,7 @@ class SmppConnection:
         self._outbox: Outbox | None = None
         self._submits = 0
         self._receipts_sent = 0
+        self._protocol_errors = 0
         # Responses that promise durability (ESME_ROK to a submit, cancel, replace), held
         # until the store commits the batch numbered by their ticket: (ticket, response).
         self._deferred: deque[tuple[int, ResponsePdu]] = deque()
@@ -153,7 +160,11 @@ class SmppConnection:
             with trio.move_on_after(1) as cleanup:
                 cleanup.shield = True
                 await trio.aclose_forcefully(self._stream)
-            self._log.info("connection_closed", system_id=self.system_id)
+            self._log.info(
+                "connection_closed",
+                system_id=self.system_id,
+                protocol_errors=self._protocol_errors,
+            )
 
     def _release(self) -> None:
         if self._account is not None:
@@ -333,13 +344,20 @@ class SmppConnection:
                 self._close(event.reason)
             elif kind is ProtocolError:
                 assert isinstance(event, ProtocolError)
-                self._log.info(
-                    "protocol_error",
-                    command_status=status_name(event.command_status),
-                    command_id=event.command_id,
-                    seq=event.sequence_number,
-                    fatal=event.fatal,
-                )
+                self._protocol_errors += 1
+                count = self._protocol_errors
+                # Every error is answered; only the first ones are logged one by one, so
+                # that a peer sending garbage cannot turn the log into its echo.
+                if count <= PROTOCOL_ERRORS_LOGGED or event.fatal:
+                    self._log.info(
+                        "protocol_error",
+                        command_status=status_name(event.command_status),
+                        command_id=event.command_id,
+                        seq=event.sequence_number,
+                        fatal=event.fatal,
+                    )
+                elif count % PROTOCOL_ERRORS_SUMMARY == 0:
+                    self._log.info("protocol_errors", count=count)
             else:
                 self._log.debug("event_ignored", event=kind.__name__)
 
