@@ -1,8 +1,9 @@
 """Group commit for the durable store, and the promises that wait for it.
 
 The router changes messages on the event loop; the `Committer` task turns those changes into
-one SQLite transaction at a time on a worker thread (`SqliteStore.take_batch` /
-`write_batch`). Two things wait for a commit:
+one SQLite transaction at a time (`SqliteStore.take_batch` on the event loop, `write_batch`
+on a worker thread, which hands the rows to the store's writer process or writes them
+itself). Two things wait for a commit:
 
 - a submit's ESME_ROK: a connection asks for a `ticket` when it accepts a message and holds
   the submit_sm_resp until `committed` reaches it, so an ESME is never told ESME_ROK for a

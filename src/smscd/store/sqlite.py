@@ -8,8 +8,10 @@ waits for the disk. The caller drives the writes in two steps:
    tuple (plus queued outbox and state changes) and clears the dirty set. Snapshotting here is
    what makes the next step safe: the messages keep changing on the event loop while the rows
    are written.
-2. ``write_batch(batch)`` on a worker thread (``trio.to_thread.run_sync``) writes the rows in
-   one transaction on the writer connection. Only after it returns are the messages durable,
+2. ``write_batch(batch)`` on a worker thread (``trio.to_thread.run_sync``) has the rows
+   written in one transaction by the store's writer (``store.writer``): the writing
+   connection in a child process (``writer.ProcessWriter``, the daemon's default for a file)
+   or in this one (``writer.ThreadWriter``). Only after it returns are the messages durable,
    so a submit_sm_resp with ESME_ROK waits for the batch that carries its message
    (``Batch.message_ids``). One commit, one fsync, for hundreds of messages: that is the
    group commit.
@@ -22,8 +24,8 @@ committed batch survives power loss. ``normal`` sets ``synchronous=NORMAL``: the
 only at checkpoints, so a commit survives a crash of the process but the last batches may be
 lost with the machine. ``:memory:`` keeps nothing and serves tests.
 
-Threads. The writer connection is used by ``write_batch``, ``purge`` and ``vacuum``, under
-``_write_lock``; a separate read-only connection serves reads (``get`` for messages no longer
+Threads. The writer (see ``writer``) serves ``write_batch``, ``purge`` and ``vacuum``, one at
+a time; a separate read-only connection serves reads (``get`` for messages no longer
 in the cache, recovery, ``load_outbox``, ``counts``, ``export_jsonl``) under ``_read_lock``. WAL
 lets the reader run while a batch commits, so a ``get`` on the event loop never waits for an
 fsync. With ``:memory:`` there is one database per connection, so the two are one connection
