@@ -119,8 +119,9 @@ class Router:
         self._sim_now = sim_now
         self._reassembler = reassembler
         self._latin1 = gsm_default_is_latin1
-        # (reassembly key, reference) -> {sequence: message_id} of the parts seen so far.
-        self._concat_members: dict[tuple[object, int], dict[int, str]] = {}
+        # (reassembly key, reference, total) -> {sequence: message_id}: the reassembler's own
+        # set key, so two sets that share a reference but not a size stay apart.
+        self._concat_members: dict[tuple[object, int, int], dict[int, str]] = {}
 
     def attach_durability(self, committer: Committer) -> None:
         """Deliver_sm wait for their outbox row's commit; submits fail while writes fail."""
@@ -381,14 +382,14 @@ class Router:
     def _reassemble(self, message: Message, concat: ConcatPart, sim_now: float) -> None:
         """Collect a part; when its set is complete, give every part the whole text."""
         key = (message.system_id, message.source.addr, message.destination.addr)
-        members = self._concat_members.setdefault((key, concat.reference), {})
+        members = self._concat_members.setdefault((key, concat.reference, concat.total), {})
         members[concat.sequence] = message.message_id
         done = self._reassembler.add(
             key, concat.reference, concat.total, concat.sequence, message.payload, sim_now
         )
         if done is None:
             return
-        del self._concat_members[(key, concat.reference)]
+        del self._concat_members[(key, concat.reference, concat.total)]
         try:
             # Decode the joined payload: senders cut escapes and surrogate pairs between parts.
             text = decode_text(
@@ -423,12 +424,14 @@ class Router:
             if concat is None:
                 continue
             for incomplete in self._reassembler.expire(part.submit_time):
-                self._concat_members.pop((incomplete.key, incomplete.reference), None)
+                self._concat_members.pop(
+                    (incomplete.key, incomplete.reference, incomplete.total), None
+                )
             self._reassemble(part, concat, part.submit_time)
 
     def expire_reassembly(self) -> None:
         for incomplete in self._reassembler.expire(self._sim_now()):
-            self._concat_members.pop((incomplete.key, incomplete.reference), None)
+            self._concat_members.pop((incomplete.key, incomplete.reference, incomplete.total), None)
             log.info(
                 "concatenated_message_incomplete",
                 key=str(incomplete.key),

@@ -240,6 +240,30 @@ def test_surrogate_pair_cut_across_ucs2_parts_is_accepted(router: Router) -> Non
         assert stored is not None and stored.concat_text == "a😀"
 
 
+def test_sets_sharing_a_reference_but_not_a_size_stay_apart(router: Router) -> None:
+    """The reassembler tells sets apart by their size too; so must the router's record of
+    which messages make up a set."""
+
+    def part(total: int, sequence: int, body: bytes) -> str:
+        status, message_id = submit(
+            router,
+            esm_class=EsmClass.UDHI,
+            short_message=build_concat_udh(4, total, sequence) + body,
+        )
+        assert status == 0
+        return message_id
+
+    a1 = part(2, 1, b"Hello ")
+    b1 = part(3, 1, b"Other ")
+    a2 = part(2, 2, b"world")
+    texts = {}
+    for message_id in (a1, b1, a2):
+        stored = router.store.get(message_id)
+        assert stored is not None
+        texts[message_id] = stored.concat_text
+    assert texts == {a1: "Hello world", b1: None, a2: "Hello world"}
+
+
 def test_query_cancel_replace(router: Router, carrier: RecordingCarrier) -> None:
     _, message_id = submit(router, short_message=b"old", registered_delivery=1)
     assert router.query("acme", QuerySm(message_id=message_id)).command_status == 0
