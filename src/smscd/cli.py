@@ -236,6 +236,31 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
 _F = TypeVar("_F", bound=Callable[..., object])
 
 
+if TYPE_CHECKING:
+    _CodingParam = click.ParamType[int | None]
+else:  # click < 8.2 has no generic ParamType (pyproject allows 8.1)
+    _CodingParam = click.ParamType
+
+
+class _DataCoding(_CodingParam):
+    """``--coding`` of ``mo``: a name, as ``send`` takes, or any data_coding number."""
+
+    name = "coding"
+    NAMES: Mapping[str, int | None] = {"auto": None, "gsm": 0, "latin1": 3, "ucs2": 8}
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in self.NAMES:
+            return self.NAMES[text]
+        if text.isascii() and text.isdigit() and int(text) <= 255:
+            return int(text)
+        self.fail(f"{value!r}: one of {', '.join(self.NAMES)} or a number 0..255", param, ctx)
+
+
 @attrs.frozen
 class _Answer:
     """An API answer: its JSON body for --json, and the text people read."""
@@ -345,8 +370,9 @@ def handset(  # noqa: PLR0917 - click passes each option as an argument
 @click.option("--text", required=True, help="The message text.")
 @click.option(
     "--coding",
-    type=click.IntRange(0, 255),
-    help="data_coding to deliver with (default: GSM 7-bit if it fits, else UCS-2).",
+    type=_DataCoding(),
+    help="auto, gsm, latin1, ucs2, or a data_coding number 0..255 (default auto: GSM 7-bit"
+    " if it fits, else UCS-2).",
 )
 @_api_options
 def mo(  # noqa: PLR0917 - click passes each option as an argument

@@ -228,6 +228,18 @@ def test_mo_with_coding_and_json(stub: Stub) -> None:
     assert json.loads(result.stdout) == MO
 
 
+@pytest.mark.parametrize(
+    ("coding", "sent"), [("ucs2", 8), ("GSM", 0), ("latin1", 3), ("4", 4), ("auto", None)]
+)
+def test_mo_coding_by_name_as_send_takes_it_or_by_number(
+    stub: Stub, coding: str, sent: int | None
+) -> None:
+    stub.answer("POST", "/api/v1/mo", 202, MO)
+    result = smscd(stub, "mo", "--from", "1", "--to", "2", "--text", "hi", "--coding", coding)
+    assert result.exit_code == 0, result.output
+    assert stub.requests[0].body.get("data_coding") == sent
+
+
 def test_mo_error_is_the_apis_text(stub: Stub) -> None:
     error = "a handset cannot send to an alphanumeric sender"
     stub.answer("POST", "/api/v1/mo", 422, {"error": error})
@@ -310,7 +322,8 @@ def test_a_proxy_in_the_environment_is_not_used(stub: Stub, closed_port: int) ->
         (["handset", "1", "--state", "offline", "--for", "0"], "> 0"),
         (["handset", "1", "--max-age", "-1h"], "not a duration"),
         (["mo", "--from", "1", "--to", "2"], "Missing option '--text'"),
-        (["mo", "--from", "1", "--to", "2", "--text", "x", "--coding", "300"], "0<=x<=255"),
+        (["mo", "--from", "1", "--to", "2", "--text", "x", "--coding", "300"], "number 0..255"),
+        (["mo", "--from", "1", "--to", "2", "--text", "x", "--coding", "utf8"], "one of auto"),
         (["clock", "--advance", "1h", "--rate", "2"], "not both"),
         (["clock", "--rate", "-1"], "x>=0"),
         (["clock", "--rate", "inf"], "finite"),
