@@ -81,6 +81,7 @@ import time
 import tomllib
 from array import array
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -601,6 +602,17 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
+def bench_daemon(config: Path, profile: Path | None) -> DaemonProcess:
+    """The daemon on a benchmark config, with an empty store, on a free SMPP port."""
+    fresh_store(config)
+    return DaemonProcess(
+        ["--config", str(config), "--smpp-listen", "127.0.0.1:0", "--http-listen", "off"],
+        # smscd_ready is logged at info; the config's "warning" would hide it.
+        log_level="info",
+        python=() if profile is None else ("-m", "cProfile", "-o", str(profile)),
+    )
+
+
 def fresh_store(config: Path) -> None:
     """Delete the durable store a benchmark config names, so the run starts empty."""
     store = tomllib.loads(config.read_text("utf-8")).get("store", {})
@@ -615,29 +627,22 @@ def fresh_store(config: Path) -> None:
 
 
 class DaemonProcess:
-    """smscd run as a child, as users run it; its stderr is drained so it never blocks."""
+    """``smscd run ARGUMENTS`` as a child, as users run it, logging JSON at ``log_level``; its
+    stderr is drained on a thread so it never blocks, and every line is kept, counted by
+    level and by event; the first record of each event is in ``records`` (``smscd_ready``,
+    ``store_resumed``, ...). The benchmark and the other scripts under ``scripts/`` start
+    the daemon through this.
 
-    def __init__(self, config: Path, profile: Path | None) -> None:
-        fresh_store(config)
-        python = [sys.executable]
-        if profile is not None:
-            python += ["-m", "cProfile", "-o", str(profile)]
+    Args:
+        python: interpreter options before ``-m smscd`` (e.g. a profiler).
+    """
+
+    def __init__(
+        self, arguments: Sequence[str], *, log_level: str = "info", python: Sequence[str] = ()
+    ) -> None:
         self.command = [
-            *python,
-            "-m",
-            "smscd",
-            "run",
-            "--config",
-            str(config),
-            "--smpp-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "off",
-            "--log-format",
-            "json",
-            # smscd_ready is logged at info; the config's "warning" would hide it.
-            "--log-level",
-            "info",
+            *(sys.executable, *python, "-m", "smscd", "run", *arguments),
+            *("--log-format", "json", "--log-level", log_level),
         ]
         self.proc = subprocess.Popen(
             self.command,
@@ -648,16 +653,24 @@ class DaemonProcess:
         self.pid = self.proc.pid
         self.tail: deque[str] = deque(maxlen=40)
         self.levels: Counter[str] = Counter()
-        self.ready_line: dict[str, Any] | None = None
+        #: Log events by name, and every line as printed.
+        self.events: Counter[str] = Counter()
+        self.lines: list[str] = []
+        self.records: dict[str, dict[str, Any]] = {}
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
 
+    @property
+    def ready_line(self) -> dict[str, Any] | None:
+        return self.records.get("smscd_ready")
+
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.tail.append(line)
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line)
+            self.tail.append(line.rstrip("\n"))
             try:
                 record = json.loads(line)
             except ValueError:
@@ -666,8 +679,10 @@ class DaemonProcess:
             if not isinstance(record, dict):
                 continue
             self.levels[str(record.get("level", "?"))] += 1
-            if record.get("event") == "smscd_ready":
-                self.ready_line = record
+            event = str(record.get("event"))
+            self.events[event] += 1
+            self.records.setdefault(event, record)
+            if event == "smscd_ready":
                 self._ready.set()
         self._ready.set()  # EOF: the daemon is gone; wake whoever waits
 
@@ -1151,7 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.external is not None:
             host, port = args.external
         else:
-            daemon = DaemonProcess(args.daemon_config, args.daemon_profile)
+            daemon = bench_daemon(args.daemon_config, args.daemon_profile)
             report["daemon_command"] = " ".join(daemon.command)
             host, port = daemon.wait_ready(30)
             pid = daemon.pid

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import trio
+from bench import DaemonProcess
 
 from smscd.client import Esme
 from smscd.smpp.constants import BindType, CommandStatus
@@ -70,30 +68,11 @@ def http(base: str, method: str, path: str, body: object) -> object:
         return json.loads(response.read())
 
 
-def start(config_path: Path) -> tuple[subprocess.Popen[str], tuple[str, int], str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smscd",
-            "run",
-            "--config",
-            str(config_path),
-            "--log-format",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if '"smscd_ready"' in line:
-            ready = json.loads(line)
-            host, _, port = ready["smpp"].rpartition(":")
-            return process, (host, int(port)), "http://" + ready["http"]
-    raise SystemExit("the daemon did not start")
+def start(config_path: Path) -> tuple[DaemonProcess, tuple[str, int], str]:
+    daemon = DaemonProcess(["--config", str(config_path)])
+    address = daemon.wait_ready(60)
+    assert daemon.ready_line is not None
+    return daemon, address, "http://" + str(daemon.ready_line["http"])
 
 
 async def count_receipts(clients: list[Esme], expected: int) -> tuple[int, int]:
@@ -189,12 +168,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "offline.toml"
         config_path.write_text(CONFIG)
-        process, address, base = start(config_path)
+        daemon, address, base = start(config_path)
         try:
-            trio.run(scenario, address, base, process.pid, args.messages)
+            trio.run(scenario, address, base, daemon.pid, args.messages)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            daemon.stop(30)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,13 @@ Usage: .venv/bin/python scripts/bench_restart.py [--messages N] [--pending F] [-
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench import DaemonProcess
 from bench_store import fill
 
 from smscd.smpp.codec import PduReader, encode
@@ -43,20 +40,6 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def wait_for(process: subprocess.Popen[str], event: str, limit: float) -> dict[str, object]:
-    deadline = time.monotonic() + limit
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            sys.exit(f"daemon exited before {event} (code {process.poll()})")
-        if line.startswith("{"):
-            record: dict[str, object] = json.loads(line)
-            if record.get("event") == event:
-                return record
-    sys.exit(f"no {event} within {limit} s")
 
 
 def submit_once(port: int) -> tuple[float, str]:
@@ -98,25 +81,17 @@ def main() -> None:
             f" file {size / 2**20:.0f} MB",
             flush=True,
         )
-        command = [sys.executable, "-m", "smscd", "run", "--store", str(path)]
-        command += ["--smpp-listen", "127.0.0.1:0", "--http-listen", "off"]
-        command += ["--log-format", "json", "--log-level", "info"]
         started = time.perf_counter()
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        daemon = DaemonProcess(
+            ["--store", str(path), "--smpp-listen", "127.0.0.1:0", "--http-listen", "off"]
         )
-        resumed = wait_for(process, "store_resumed", 300)
-        ready = wait_for(process, "smscd_ready", 300)
+        _, port = daemon.wait_ready(300)
         serving = time.perf_counter() - started
-        rss_ready = rss_mb(process.pid)
-        port = int(str(ready["smpp"]).rsplit(":", 1)[1])
+        resumed = daemon.records.get("store_resumed", {})
+        rss_ready = rss_mb(daemon.pid)
         round_trip, answer = submit_once(port)
         time.sleep(args.settle)
-        rss_settled = rss_mb(process.pid)
+        rss_settled = rss_mb(daemon.pid)
         print(
             f"restart: serving {serving:.1f} s after start; resumed"
             f" {resumed.get('pending_messages')} pending messages; RSS {rss_ready:.0f} MB at"
@@ -125,8 +100,7 @@ def main() -> None:
             flush=True,
         )
         stopping = time.perf_counter()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(120)
+        code = daemon.stop(120)
         print(f"stop: SIGTERM to exit {time.perf_counter() - stopping:.1f} s, exit code {code}")
         if code:
             sys.exit(code)

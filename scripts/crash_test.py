@@ -16,17 +16,15 @@ Usage: .venv/bin/python scripts/crash_test.py [--rounds 5] [--rate 2000] [--seco
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import trio
+from bench import DaemonProcess
 
 from smscd.client import Esme, EsmeError
 from smscd.smpp.constants import BindType, CommandStatus, EsmClass
@@ -57,25 +55,9 @@ BINDS = 4
 Broken = (EsmeError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
-def start(config: Path, store: Path) -> tuple[subprocess.Popen[str], tuple[str, int]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "smscd", "run", "--config", str(config), "--store", str(store)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if '"smscd_ready"' in line or "smscd_ready" in line:
-            try:
-                ready = json.loads(line)
-                host, _, port = str(ready["smpp"]).rpartition(":")
-            except ValueError:
-                address = line.split("smpp=")[1].split()[0]
-                host, _, port = address.rpartition(":")
-            return process, (host.strip("[]"), int(port))
-    raise SystemExit("the daemon did not start")
+def start(config: Path, store: Path) -> tuple[DaemonProcess, tuple[str, int]]:
+    daemon = DaemonProcess(["--config", str(config), "--store", str(store)])
+    return daemon, daemon.wait_ready(60)
 
 
 class Tally:
@@ -166,24 +148,23 @@ def main() -> None:
         fast = Path(tmp) / "fast.toml"
         fast.write_text(CONFIG.format(delay="0s"))
         for round_number in range(1, args.rounds + 1):
-            process, address = start(slow, store)
+            daemon, address = start(slow, store)
             before = len(tally.acknowledged)
             trio.run(drive, address, tally, args.rate, args.seconds)
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
+            daemon.proc.send_signal(signal.SIGKILL)
+            daemon.proc.wait(timeout=30)
             print(
                 f"round {round_number}: {len(tally.acknowledged) - before} acknowledged, "
-                f"killed (exit {process.returncode})",
+                f"killed (exit {daemon.proc.returncode})",
                 flush=True,
             )
         with sqlite3.connect(store) as db:
             integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        process, address = start(fast, store)
+        daemon, address = start(fast, store)
         try:
             trio.run(collect, address, tally)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            daemon.stop(30)
     lost = tally.acknowledged - set(tally.final_receipts)
     duplicated = sum(count - 1 for count in tally.final_receipts.values() if count > 1)
     print(f"acknowledged      {len(tally.acknowledged)}")
