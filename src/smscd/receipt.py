@@ -223,7 +223,11 @@ def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
 # schedule_delivery_time "", validity_period "", registered_delivery 0,
 # replace_if_present_flag 0, data_coding 1 (IA5), sm_default_msg_id 0, sm_length,
 # short_message, then the TLVs: receipted_message_id (0x001E) and the kind's.
-_BODY = b"\x00%c%c%s\x00%c%c%s\x00%c\x00\x00\x00\x00\x00\x00\x01\x00%c%s\x00\x1e%s%s\x00%s"
+_BODY = (
+    b"\x00%c%c%s\x00%c%c%s\x00%c\x00\x00\x00\x00\x00\x00"
+    + bytes((RECEIPT_DATA_CODING,))
+    + b"\x00%c%s\x00\x1e%s%s\x00%s"
+)
 _U16 = struct.Struct(">H").pack
 # C-octet string limits of the fields written above (§4.6.1, §5.3.2.12), terminator excluded.
 _MAX_ADDRESS = 20

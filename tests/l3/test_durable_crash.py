@@ -183,8 +183,8 @@ async def test_a_crash_at_each_step_of_the_write_path_loses_no_acknowledged_mess
                 if step == "before_commit" and second_round(batch):
                     crashed.update(batch.message_ids)
                     if isinstance(store._write, ThreadWriter):
-                        store._writer = DiesAtCommit(store._writer)  # type: ignore[assignment]
-                        store._write.connection = store._writer
+                        dying = DiesAtCommit(store._write.connection)
+                        store._write.connection = dying  # type: ignore[assignment]
                     else:
                         # The writer process gets nothing more: its transaction never began.
                         raise Crash("before the batch reached the writer process")

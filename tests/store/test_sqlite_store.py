@@ -198,7 +198,7 @@ def test_write_failure_raises_store_error_and_the_store_stays_usable(
     store = open_store()
     store.add(make_message(0))
     flush(store)
-    writer = store._writer
+    writer = store._write.connection  # type: ignore[attr-defined]
     # A disk that is full: the file may not grow past its current size.
     pages = writer.execute("PRAGMA page_count").fetchone()[0]
     writer.execute(f"PRAGMA max_page_count = {pages}")
@@ -330,8 +330,9 @@ def test_durability_must_be_known(store_path: Path) -> None:
 def test_durability_sets_synchronous(open_store: OpenStore, durability: str) -> None:
     store = open_store(durability=durability)
     expected = {"full": 2, "normal": 1}[durability]
-    assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == expected
-    assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    writer = store._write.connection  # type: ignore[attr-defined]
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == expected
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 # --- the writer process ----------------------------------------------------------------------

@@ -211,11 +211,13 @@ class EncodedRequest:
             raise ValueError(f"{type(pdu).__name__} is a response, not a request")
         return cls(pdu.command_id, bytes(frame[HEADER_LENGTH:]), pdu.sequence_number)
 
+    def header(self, sequence_number: int) -> bytes:
+        """The 16-octet header that goes before ``body`` under ``sequence_number``."""
+        return _HEADER.pack(HEADER_LENGTH + len(self.body), self.command_id, 0, sequence_number)
+
     def frame(self) -> bytes:
         """The whole frame, header included, as it goes (or went) on the wire."""
-        body = self.body
-        header = _HEADER.pack(HEADER_LENGTH + len(body), self.command_id, 0, self.sequence_number)
-        return header + body
+        return self.header(self.sequence_number) + self.body
 
     def decode(self) -> Pdu:
         """The PDU these octets encode (for inspection and tests; not on the hot path)."""

@@ -23,7 +23,6 @@ order, so the earliest is the first entry: O(1), no scan, no heap.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias, TypeVar, assert_never
 
@@ -145,7 +144,6 @@ _RENUMBER: Final[Mapping[type, Callable[[Any, int], Any]]] = {
     cls: _compile_renumber(cls) for cls in PDU_CLASSES.values()
 }
 _RequestT = TypeVar("_RequestT", bound=RequestPdu | EncodedRequest)
-_HEADER: Final = struct.Struct(">IIII")
 
 # Request command_id -> the CommandId member of its response (see _Pending).
 _RESPONSE_ID: Final[Mapping[int, CommandId]] = {
@@ -617,11 +615,10 @@ class Session:
         self._next_sequence = 1 if sequence_number >= MAX_SEQUENCE_NUMBER else sequence_number + 1
         if isinstance(pdu, EncodedRequest):
             # Already encoded (a receipt): only the header is new.
-            body = pdu.body
             out = self._out
-            out.append(_HEADER.pack(16 + len(body), pdu.command_id, 0, sequence_number))
-            out.append(body)
-            sent = EncodedRequest(pdu.command_id, body, sequence_number)
+            out.append(pdu.header(sequence_number))
+            out.append(pdu.body)
+            sent = EncodedRequest(pdu.command_id, pdu.body, sequence_number)
             return sent, sequence_number  # type: ignore[return-value]  # _RequestT is EncodedRequest
         if pdu.sequence_number != sequence_number:
             pdu = _RENUMBER[type(pdu)](pdu, sequence_number)

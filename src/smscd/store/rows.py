@@ -22,6 +22,7 @@ from smscd.smpp.frozen import positional_factory
 
 __all__ = [
     "MESSAGE_COLUMNS",
+    "MESSAGE_COLUMN_LIST",
     "MessageRow",
     "message_from_row",
     "message_record",
@@ -61,6 +62,9 @@ MESSAGE_COLUMNS: Final = (
     "concat_text",
     "carrier",
 )
+
+#: The same, as an SQL column list.
+MESSAGE_COLUMN_LIST: Final = ", ".join(MESSAGE_COLUMNS)
 
 MessageRow: TypeAlias = tuple[object, ...]
 

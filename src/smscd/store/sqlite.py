@@ -61,7 +61,7 @@ from smscd.store.base import StoreStatistics
 from smscd.store.errors import StoreError, StoreVersionError, store_errors
 from smscd.store.memory import MemoryStore
 from smscd.store.rows import (
-    MESSAGE_COLUMNS,
+    MESSAGE_COLUMN_LIST,
     MessageRow,
     message_from_row,
     message_record,
@@ -89,9 +89,10 @@ Durability: TypeAlias = Literal["full", "normal"]
 
 _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
 
-_COLUMNS: Final = ", ".join(MESSAGE_COLUMNS)
-_SELECT_MESSAGE: Final = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
-_SELECT_PENDING: Final = f"SELECT {_COLUMNS} FROM messages WHERE done_time IS NULL ORDER BY num"
+_SELECT_MESSAGE: Final = f"SELECT {MESSAGE_COLUMN_LIST} FROM messages WHERE id = ?"
+_SELECT_PENDING: Final = (
+    f"SELECT {MESSAGE_COLUMN_LIST} FROM messages WHERE done_time IS NULL ORDER BY num"
+)
 _EXPORT_CHUNK: Final = 1_000
 
 # seq, key, system_id, pdu, message_id, final: an outbox row to write.
@@ -191,19 +192,21 @@ class SqliteStore:
         if writer not in ("thread", "process"):
             raise ValueError(f"writer must be 'thread' or 'process', got {writer!r}")
         # Opened here in either case: it creates the file, switches it to WAL and migrates it.
-        self._writer = open_writer(
+        connection = open_writer(
             self.path, synchronous=_SYNCHRONOUS[durability], busy_timeout=busy_timeout
         )
-        thread_writer = ThreadWriter(self._writer, self.path)
+        thread_writer = ThreadWriter(connection, self.path)
         self._write: Writer = thread_writer
-        if self.path == ":memory:":
-            self._reader = self._writer
+        # With :memory: there is one database per connection: reads share the writer's.
+        self._shared_connection = self.path == ":memory:"
+        if self._shared_connection:
+            self._reader = connection
             self._read_lock = thread_writer.lock
         else:
             try:
                 self._reader = open_reader(self.path, busy_timeout=busy_timeout)
             except BaseException:
-                self._writer.close()
+                connection.close()
                 raise
             self._read_lock = threading.Lock()
         with store_errors(f"{self.path}: cannot recover", self._close_connections):
@@ -296,7 +299,7 @@ class SqliteStore:
     def _close_connections(self) -> None:
         # Under the locks: a write or read still running on a worker thread finishes first.
         self._write.close()
-        if self._reader is not self._writer:
+        if not self._shared_connection:
             with self._read_lock:
                 self._reader.close()
 
@@ -426,7 +429,7 @@ class SqliteStore:
             StoreError: the disk read failed.
         """
         query = (
-            f"SELECT {_COLUMNS} FROM messages WHERE concat_reference IS NOT NULL"
+            f"SELECT {MESSAGE_COLUMN_LIST} FROM messages WHERE concat_reference IS NOT NULL"
             " AND concat_text IS NULL AND submit_time >= ? ORDER BY num, id"
         )
         with store_errors(f"{self.path}: cannot read concatenated parts"), self._read_lock:
@@ -500,7 +503,7 @@ class SqliteStore:
         Raises:
             StoreError: the read failed.
         """
-        query = f"SELECT {_COLUMNS} FROM messages"
+        query = f"SELECT {MESSAGE_COLUMN_LIST} FROM messages"
         params: tuple[float, ...] = ()
         if since is not None:
             query += " WHERE submit_time >= ?"

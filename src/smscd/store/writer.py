@@ -34,12 +34,11 @@ from itertools import chain
 from typing import IO, Final, NamedTuple, Protocol
 
 from smscd.store.errors import StoreError, rollback, store_errors
-from smscd.store.rows import MESSAGE_COLUMNS
+from smscd.store.rows import MESSAGE_COLUMN_LIST, MESSAGE_COLUMNS
 from smscd.store.schema import open_writer
 
 __all__ = ["BatchRows", "ProcessWriter", "ThreadWriter", "Writer", "purge_slice", "write_rows"]
 
-_COLUMNS: Final = ", ".join(MESSAGE_COLUMNS)
 
 _UPSERT_STATE: Final = (
     "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?2"
@@ -95,7 +94,8 @@ class RowsStatement:
 # Upsert rather than insert-or-update by what the store believes is on disk: after a failed
 # batch that belief is wrong, and an upsert is right either way (measured: no slower).
 UPSERT_MESSAGES: Final = RowsStatement(
-    f"INSERT INTO messages ({_COLUMNS}) VALUES {{values}} ON CONFLICT (id) DO UPDATE SET "
+    f"INSERT INTO messages ({MESSAGE_COLUMN_LIST}) VALUES {{values}}"
+    " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in MESSAGE_COLUMNS[1:]),
     len(MESSAGE_COLUMNS),
 )

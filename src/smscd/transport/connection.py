@@ -7,6 +7,8 @@ Three tasks share one sans-IO `Session`, all inside the connection's own nursery
   `send_all` (batching is what makes the throughput: see DESIGN.md's pitfalls);
 - the pump runs the session's timers and moves receipts from the account's outbox into
   the window of outstanding deliver_sm.
+With the durable store, the submit_sm_resp that promise a stored message wait in
+`_deferred`; the committer's wake-up (`_on_commit`) answers them once their batch is on disk.
 They never run at the same time (one trio thread), so the session needs no lock.
 """
 
@@ -285,8 +287,6 @@ class SmppConnection:
                     session.unbind(now)
                 else:
                     self._close("shutdown")
-            if self._deferred:
-                self._release_deferred()
             self._feed_window(now)
             self._flush()
 
