@@ -99,9 +99,6 @@ class StatusHistory(Sequence[StatusEvent]):
         flat.append(code)
         flat.append(at)
 
-    def append(self, event: StatusEvent) -> None:
-        self.add(event.code, event.at)
-
     @property
     def last_at(self) -> float:
         """When the latest status was reached.
