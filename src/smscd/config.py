@@ -464,7 +464,8 @@ class StoreConfig:
             "thread" (a worker thread of the daemon does). A ``:memory:`` path always uses
             the thread.
         batch_size: at most this many changes per transaction (group commit).
-        batch_delay: how long a commit waits for more changes when fewer are waiting.
+        batch_delay: how long changes nobody waits for (carrier statuses, receipts) wait for
+            more before a commit; a waiting submit starts one at once when the writer is free.
         retention: how long final messages are kept (then purged).
         max_finished: how many final messages are kept in memory for queries.
     """

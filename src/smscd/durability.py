@@ -1,9 +1,9 @@
 """Group commit for the durable store, and the promises that wait for it.
 
-The router changes messages on the event loop; the `Committer` task turns those changes into
-one SQLite transaction at a time (`SqliteStore.take_batch` on the event loop, `write_batch`
-on a worker thread, which hands the rows to the store's writer process or writes them
-itself). Two things wait for a commit:
+The router changes messages on the event loop; the `Committer` turns those changes into one
+SQLite transaction at a time: `SqliteStore.take_batch` on the event loop, `write_batch` on a
+worker thread (which hands the rows to the store's writer process, or writes them itself).
+Two things wait for a commit:
 
 - a submit's ESME_ROK: a connection asks for a `ticket` when it accepts a message and holds
   the submit_sm_resp until `committed` reaches it, so an ESME is never told ESME_ROK for a
@@ -11,9 +11,14 @@ itself). Two things wait for a commit:
 - a deliver_sm (receipt or MO): it is `hold`-ed and reaches its outbox only once the row
   that remembers it is on disk, so a receipt the ESME saw is never produced twice.
 
-Batches are bounded by count (`batch_size`) and time (`batch_delay`): under load the next batch
-fills while the previous one commits, which is what makes a commit (an fsync) per hundreds of
-messages.
+A batch starts as soon as someone waits for it and the writer is free: a connection calls
+`dispatch` right after the chunk of submits it read, and the worker thread marks the writer
+free the moment its batch is committed, so the next batch can start before the committer
+task has settled the last one (released its responses and receipts; batches are settled in
+the order they were written). The writer thus works on one batch while the event loop reads
+the next chunks, and under load each batch carries what arrived during the previous write.
+Changes nobody waits for (a carrier's statuses, a held deliver_sm) are written by the task,
+bounded by count (`batch_size`) and time (`batch_delay`).
 
 When a commit fails (disk full, I/O error), the batch is put back, the submits that waited
 for it are answered ESME_RSYSERR (and their messages withdrawn: the ESME will retry them), and
@@ -24,14 +29,17 @@ serving everything else.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 
+import attrs
 import structlog
 import trio
 
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.store.errors import StoreError
-from smscd.store.sqlite import SqliteStore
+from smscd.store.sqlite import Batch, SqliteStore
 
 log = structlog.get_logger("smscd.store")
 
@@ -42,6 +50,21 @@ IDLE_INTERVAL = 0.05
 RETRY_INTERVAL = 1.0
 # How many failed batch numbers are remembered (a disk that stays full fails one a second).
 _FAILED_BATCHES_KEPT = 10_000
+
+
+@attrs.define
+class _Flight:
+    """A batch handed to the writer, with what waits for it."""
+
+    number: int
+    batch: Batch
+    held: list[OutboxItem]
+    new: list[str]
+    error: BaseException | None = None
+
+
+def _ignore(result: object) -> None:
+    """start_thread_soon's deliver: _write hands its result back itself."""
 
 
 class Committer:
@@ -84,6 +107,12 @@ class Committer:
         self._new: list[str] = []
         self._waiters: set[Callable[[], None]] = set()
         self._kick = trio.lowlevel.ParkingLot()
+        # A batch is with the writer. Cleared by the writer's thread as soon as the batch is
+        # committed, so that the next one can start before this one is settled.
+        self._writing = False
+        # Batches the writer is done with, in order, for _settle on the event loop.
+        self._done: deque[_Flight] = deque()
+        self._token: trio.lowlevel.TrioToken | None = None
         # Whether run() is parked: kicks are per submit and receipt, and waking a lot that
         # nobody waits in still costs a microsecond or two.
         self._parked = False
@@ -97,7 +126,7 @@ class Committer:
     def wait(self, waker: Callable[[], None]) -> None:
         """Call `waker` after the next commit (or failure); kicks the committer."""
         self._waiters.add(waker)
-        if self._parked:
+        if self._parked and not self._writing:  # a busy writer's completion wakes it anyway
             self._kick.unpark_all()
 
     def accepted(self, message_id: str) -> None:
@@ -107,73 +136,157 @@ class Committer:
     def hold(self, item: OutboxItem) -> None:
         """Put `item` in its outbox once the batch carrying its row is committed."""
         self._held.append(item)
-        if self._parked:
+        if self._parked and not self._writing:
             self._kick.unpark_all()
 
     # ---------------------------------------------------------------- the task
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        store = self.store
-        while True:
-            if not store.changes and not self._held:
-                self._parked = True
-                try:
-                    with trio.move_on_after(IDLE_INTERVAL):
-                        await self._kick.park()
-                finally:
-                    self._parked = False
-                if not store.changes and not self._held:
-                    self._save_state()  # a clock advanced or re-rated: nothing else changed
-                    if not store.changes:
-                        continue
-                if store.changes < self._batch_size:
-                    # The first change after a quiet spell: let a batch gather. Under load
-                    # the changes waiting now gathered while the last batch was written.
-                    await trio.sleep(self._batch_delay)
-            await self.commit_once()
-            if not self.healthy:
-                await trio.sleep(RETRY_INTERVAL)
+    def dispatch(self) -> None:
+        """Hand the changes waiting now to the writer, unless it is busy (the batch after
+        it starts as soon as it is done) or failing (the retry writes them).
 
-    async def commit_once(self) -> bool:
-        """Take and write one batch; True if it was committed."""
+        A connection calls this once it has handled a chunk that left a submit waiting: the
+        batch starts right there, and the writer works on it while the event loop handles
+        the next chunk, instead of after a scheduling round of the committer task.
+        """
+        if self._writing or not self.healthy:
+            return
+        if self.store.changes or self._held:
+            self._start()
+
+    def _start(self) -> None:
+        if self._token is None:
+            self._token = trio.lowlevel.current_trio_token()
         self._save_state()
         batch = self.store.take_batch()
         held, self._held = self._held, []
         new, self._new = self._new, []
         self.taken += 1
-        number = self.taken
+        flight = _Flight(self.taken, batch, held, new)
+        self._writing = True
+        trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
+
+    def _write(self, flight: _Flight) -> None:
+        """On a worker thread: write the batch, then hand it back to the event loop."""
         try:
-            await trio.to_thread.run_sync(self.store.write_batch, batch)
-        except StoreError as exc:
-            self.store.requeue(batch)
-            self.failed_batches.add(number)
-            if len(self.failed_batches) > _FAILED_BATCHES_KEPT:
-                # A failure is read by the deferred responses of its batch right after it
-                # (the waiters are woken below); ones this old have no reader left.
-                horizon = number - _FAILED_BATCHES_KEPT
-                self.failed_batches = {n for n in self.failed_batches if n > horizon}
-            if self.healthy:
-                log.error("store_write_failed", error=str(exc), batch=number)
-            self.healthy = False
-            # The new messages are withdrawn (their submits get ESME_RSYSERR), with their
-            # deliver_sm; the rest of the batch (older messages' changes) is written later.
-            withdrawn = set(new)
-            self._abandon(tuple(new))
+            self.store.write_batch(flight.batch)
+        except BaseException as exc:  # the event loop raises what is not a StoreError
+            flight.error = exc
+        self._done.append(flight)
+        if flight.error is None:
+            # The next batch may start now, before the event loop has settled this one:
+            # batches are settled in the order they were written (_done is FIFO).
+            self._writing = False
+        assert self._token is not None
+        self._token.run_sync_soon(self._kick.unpark_all)
+
+    def _settle(self) -> None:
+        """Finish the batches the writer is done with, oldest first."""
+        done = self._done
+        while done:
+            self._finish(done.popleft())
+
+    def _finish(self, flight: _Flight) -> None:
+        """A written batch: release what waited for it; or, if the write failed, put the
+        batch back and refuse its submits."""
+        number, batch, held, new = flight.number, flight.batch, flight.held, flight.new
+        error = flight.error
+        if error is None:
+            if not self.healthy:
+                log.info("store_write_recovered", batch=number)
+            self.healthy = True
+            self.committed = number
             for item in held:
-                if item.message_id in withdrawn:
-                    self.store.ack_outbox(item.key)
-            self._held = [item for item in held if item.message_id not in withdrawn] + self._held
+                self._outboxes.put(item)
             self._wake_waiters()
-            return False
-        if not self.healthy:
-            log.info("store_write_recovered", batch=number)
-        self.healthy = True
-        self.committed = number
-        for item in held:
-            self._outboxes.put(item)
+            return
+        if not isinstance(error, StoreError):
+            raise error
+        self._writing = False
+        self.store.requeue(batch)
+        self.failed_batches.add(number)
+        if len(self.failed_batches) > _FAILED_BATCHES_KEPT:
+            # A failure is read by the deferred responses of its batch right after it
+            # (the waiters are woken below); ones this old have no reader left.
+            horizon = number - _FAILED_BATCHES_KEPT
+            self.failed_batches = {n for n in self.failed_batches if n > horizon}
+        if self.healthy:
+            log.error("store_write_failed", error=str(error), batch=number)
+        self.healthy = False
+        # The new messages are withdrawn (their submits get ESME_RSYSERR), with their
+        # deliver_sm; the rest of the batch (older messages' changes) is written later.
+        # A deliver_sm held since the batch was taken may be one of theirs too.
+        withdrawn = set(new)
+        self._abandon(tuple(new))
+        kept: list[OutboxItem] = []
+        for item in held + self._held:
+            if item.message_id in withdrawn:
+                self.store.ack_outbox(item.key)
+            else:
+                kept.append(item)
+        self._held = kept
         self._wake_waiters()
-        return True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        task_status.started()
+        store = self.store
+        try:
+            while True:
+                self._settle()
+                if not self.healthy and not self._writing:
+                    await trio.sleep(RETRY_INTERVAL)
+                    self._settle()
+                    if not self._writing:
+                        self._start()
+                    continue
+                if self._writing or not (store.changes or self._held):
+                    await self._park(IDLE_INTERVAL)
+                    if self._done or self._writing or not self.healthy:
+                        continue
+                    if not store.changes and not self._held:
+                        self._save_state()  # a clock advanced or re-rated: nothing else changed
+                        if not store.changes:
+                            continue
+                    if store.changes < self._batch_size:
+                        # A change no session handed over (a carrier's status, a held
+                        # deliver_sm): let a batch gather.
+                        await trio.sleep(self._batch_delay)
+                    self._settle()
+                self.dispatch()
+        except trio.Cancelled:
+            # Shutdown: the batch with the writer is finished and settled before flush()
+            # writes the rest.
+            with trio.CancelScope(shield=True):
+                while self._writing or self._done:
+                    if self._done:
+                        self._settle()
+                    else:
+                        await self._park(IDLE_INTERVAL)
+            raise
+
+    async def _park(self, timeout: float) -> None:
+        self._parked = True
+        try:
+            with trio.move_on_after(timeout):
+                await self._kick.park()
+        finally:
+            self._parked = False
+
+    async def commit_once(self) -> bool:
+        """Take and write one batch now, and settle it; True if it was committed."""
+        while self._writing:
+            await self._park(IDLE_INTERVAL)
+            self._settle()
+        self._settle()
+        self._start()
+        number = self.taken
+        while self.committed < number and number not in self.failed_batches:
+            if self._done:
+                self._settle()
+            else:
+                await self._park(IDLE_INTERVAL)
+        return number not in self.failed_batches
 
     def _wake_waiters(self) -> None:
         waiters = list(self._waiters)

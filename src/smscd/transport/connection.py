@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,7 @@ from smscd.smpp.session import (
 from smscd.smpp.timefmt import format_absolute
 
 if TYPE_CHECKING:
+    from smscd.durability import Committer
     from smscd.transport.server import ServerContext
 
 log = structlog.get_logger("smscd.transport")
@@ -77,10 +79,8 @@ FLUSH_TIMEOUT = 5.0
 
 _session_ids = itertools.count(1)
 BindRequest = BindTransmitter | BindReceiver | BindTransceiver
-_SUBMIT_RESPONSE: dict[type[Pdu], type[SubmitSmResp | DataSmResp]] = {
-    SubmitSm: SubmitSmResp,
-    DataSm: DataSmResp,
-}
+# A response frame's command_id and sequence_number (after command_length, around the status).
+_ID_AND_SEQUENCE = struct.Struct(">I4xI")
 _RECEIVING_STATES = frozenset({SessionState.BOUND_RX, SessionState.BOUND_TRX})
 
 
@@ -138,7 +138,7 @@ class SmppConnection:
         self._protocol_errors = 0
         # Responses that promise durability (ESME_ROK to a submit, cancel, replace), held
         # until the store commits the batch numbered by their ticket: (ticket, response).
-        self._deferred: deque[tuple[int, ResponsePdu]] = deque()
+        self._deferred: deque[tuple[int, ResponsePdu | bytes]] = deque()
         self._cancel_scope = trio.CancelScope()
         self._log = log.bind(session_id=self.session_id, peer=self._peer)
 
@@ -242,6 +242,11 @@ class SmppConnection:
             now = trio.current_time()
             waiting = session.buffered + len(data)
             self._handle(session.receive_data(data, now), now)
+            if self._deferred:
+                # Submits of this chunk wait for their commit: start it now (see dispatch).
+                committer = self._ctx.router.committer
+                if committer is not None:
+                    committer.dispatch()
             partial = session.buffered
             if not partial or not pdu_timeout:
                 deadline = math.inf
@@ -411,17 +416,13 @@ class SmppConnection:
             self._submits += 1
             result = router.submit(system_id, pdu, now)
             status = result.command_status
+            frame = submit_response_frame(
+                pdu.command_id | RESPONSE_BIT, seq, status, result.message_id
+            )
             if status or router.committer is None:
-                # Nothing to wait for: answered at once, straight to octets.
-                session.send_response_frame(
-                    submit_response_frame(
-                        pdu.command_id | RESPONSE_BIT, seq, status, result.message_id
-                    )
-                )
+                session.send_response_frame(frame)  # nothing to wait for: answered at once
             else:
-                self._respond_stored(
-                    _SUBMIT_RESPONSE[kind](sequence_number=seq, message_id=result.message_id)
-                )
+                self._defer(router.committer, frame)
         elif kind is SubmitMulti:
             assert isinstance(pdu, SubmitMulti)
             self._submits += 1
@@ -490,6 +491,10 @@ class SmppConnection:
         if committer is None or response.command_status != CommandStatus.ESME_ROK:
             self._session.send_response(response)
             return
+        self._defer(committer, response)
+
+    def _defer(self, committer: Committer, response: ResponsePdu | bytes) -> None:
+        """Hold an ESME_ROK (a PDU, or a submit_sm_resp's octets) for the next commit."""
         deferred = self._deferred
         if not deferred:
             # One wait covers the whole queue: _release_deferred waits again for what is left.
@@ -506,13 +511,16 @@ class SmppConnection:
             if ticket in committer.failed_batches:
                 # Not stored: the message was withdrawn, and the ESME must submit it again.
                 deferred.popleft()
-                session.send_response(_refused(response))
+                response = _refused(response)
             elif ticket <= committer.committed:
                 deferred.popleft()
-                session.send_response(response)
             else:
                 committer.wait(self._on_commit)
                 return
+            if isinstance(response, bytes):
+                session.send_response_frame(response)
+            else:
+                session.send_response(response)
 
     def _on_response(self, response: Pdu, context: object) -> None:
         if not isinstance(context, OutboxItem):
@@ -537,8 +545,11 @@ class SmppConnection:
         self._ctx.router.outboxes.retry_later(context)
 
 
-def _refused(response: ResponsePdu) -> ResponsePdu:
+def _refused(response: ResponsePdu | bytes) -> ResponsePdu | bytes:
     """The ESME_RSYSERR form of a response that promised a stored change."""
+    if isinstance(response, bytes):  # a submit_sm_resp or data_sm_resp frame
+        command_id, sequence_number = _ID_AND_SEQUENCE.unpack_from(response, 4)
+        return submit_response_frame(command_id, sequence_number, CommandStatus.ESME_RSYSERR, "")
     if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
         return attrs.evolve(response, command_status=CommandStatus.ESME_RSYSERR, message_id="")
     return attrs.evolve(response, command_status=CommandStatus.ESME_RSYSERR)
