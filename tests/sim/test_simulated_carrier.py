@@ -19,7 +19,7 @@ from smscd.accounts import Accounts
 from smscd.carriers.profile import Distribution, HandsetState, Latency, Profile, default_profile
 from smscd.carriers.simulated import SimulatedCarrier
 from smscd.config import Account
-from smscd.message import Message, MessageIdGenerator
+from smscd.message import Address, Message, MessageIdGenerator
 from smscd.mo import MoError
 from smscd.outbox import Outboxes
 from smscd.receipt import parse_receipt
@@ -547,3 +547,39 @@ async def test_load_state_refuses_garbage() -> None:
     async with simulator(rate=0.0) as sim:
         with pytest.raises(ValueError, match="carrier state: text: not JSON"):
             sim.carrier.load_state("{")
+
+
+async def test_a_sink_with_only_on_status_gets_every_transition(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The router takes the codes reached at acceptance with the message itself
+    (on_message_status) and later ones in slices (on_statuses); a sink that has neither,
+    as StatusSink allows, gets the same transitions one on_status call each."""
+
+    class Calls:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, tuple[int, ...], float | None]] = []
+
+        def on_status(self, message_id: str, *codes: int, at: float | None = None) -> None:
+            self.calls.append((message_id, codes, at))
+
+    time = SimulationTime(T0, 1.0)
+    carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
+    sink = Calls()
+    message = Message(
+        message_id="m1",
+        system_id="acme",
+        source=Address(5, 0, "Acme"),
+        destination=Address(1, 1, NUMBER),
+        payload=b"hello",
+        text="hello",
+        submit_time=T0,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(carrier.run, sink)
+        carrier.submit(message)
+        await trio.sleep(10)
+        nursery.cancel_scope.cancel()
+    codes = [(code, at - T0) for _, reached, at in sink.calls for code in reached if at]
+    assert codes == [*TO_CARRIER[2:], (113, 3.0), (201, 6.0)]
+    assert {message_id for message_id, _, _ in sink.calls} == {"m1"}

@@ -46,6 +46,10 @@ class BatchStatusSink(StatusSink, Protocol):
     def on_statuses(self, reports: Iterable[StatusReport]) -> None:
         """``on_status(report.message_id, *report.codes, at=report.at)`` for each, in order."""
 
+    def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
+        """``on_status(message.message_id, *codes, at=at)`` for the message as ``submit``
+        gave it, without looking it up by id."""
+
 
 class Carrier(Protocol):
     name: str

@@ -167,6 +167,7 @@ class Transition:
 _transition: Callable[[str, tuple[int, ...], float], Transition] = positional_factory(Transition)
 
 
+@fast_frozen
 @attrs.frozen
 class InboxEntry:
     """A message as the phone shows it.
@@ -184,6 +185,12 @@ class InboxEntry:
     at: float
     parts: int = 1
     missing: tuple[int, ...] = ()
+
+
+# One per message delivered (see _transition).
+_inbox_entry: Callable[[str, str, float, int, tuple[int, ...]], InboxEntry] = positional_factory(
+    InboxEntry
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -723,11 +730,18 @@ class CarrierModel:
         # The profile's own rules come first; only the ones added later are saved.
         self._standing = len(profile.handsets)
         self._rng = rng
+        latency = profile.latency
+        self._gateway_latency = latency.gateway.sampler(rng)
+        self._carrier_latency = latency.carrier.sampler(rng)
+        self._handset_latency = latency.handset.sampler(rng)
         self._pending: dict[str, _Pending] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         # True while advance() runs the step of the heap's top entry (see advance).
         self._top_is_done = False
         self._seq = itertools.count()
+        # The heap time of the latest event queued (a driver compares it with the time it
+        # sleeps until, instead of asking next_deadline after every accept).
+        self.last_push_at = _INF
         self._schedule = profile.retry_schedule
         self._mix = _mix(profile.outcomes)
         # By the event a restored message resumes at: the outcomes it can still meet (a
@@ -846,16 +860,15 @@ class CarrierModel:
         if record.stage == _WAIT and kind >= _ATTEMPT:
             self._park_unreachable(record, message_id)
             return
-        latency = self.profile.latency
         if kind == _START:
             if record.stage != _QUEUE and scheduled_time is not None:
                 at = max(at, scheduled_time)
         elif kind == _GATEWAY:
-            at += latency.gateway.sample(self._rng)
+            at += self._gateway_latency()
         elif kind == _CARRIER:
-            at += latency.carrier.sample(self._rng)
+            at += self._carrier_latency()
         elif kind == _HANDSET:
-            at += latency.handset.sample(self._rng)
+            at += self._handset_latency()
         else:
             # Waiting at the carrier since last_at: the retry schedule goes on from there.
             # Slots that fell in the downtime count as attempts made, so that no later
@@ -1102,16 +1115,15 @@ class CarrierModel:
         stage = record.stage
         if kind == _ATTEMPT:  # first: retries are the bulk of all events
             return self._attempt(message_id, record, at, stage)
-        latency = self.profile.latency
         if kind == _START:
             if stage == _QUEUE:
                 return self._end(message_id, outcome)
-            self._push(record, message_id, at + latency.gateway.sample(self._rng), _GATEWAY)
+            self._push(record, message_id, at + self._gateway_latency(), _GATEWAY)
             return _FUNDED_SENDING
         if kind == _GATEWAY:
             if stage == _GATEWAY:
                 return self._end(message_id, outcome)
-            self._push(record, message_id, at + latency.carrier.sample(self._rng), _CARRIER)
+            self._push(record, message_id, at + self._carrier_latency(), _CARRIER)
             return _AT_GATEWAY
         if kind == _CARRIER:
             if stage == _CARRIER:
@@ -1156,7 +1168,7 @@ class CarrierModel:
         record.waiting = None
         if stage == _ATTEMPT:
             return self._end(message_id, record.outcome)
-        handset = at + self.profile.latency.handset.sample(self._rng)
+        handset = at + self._handset_latency()
         self._push(record, message_id, handset, _HANDSET)
         return _AT_GSM
 
@@ -1193,6 +1205,7 @@ class CarrierModel:
         seq = record.seq = next(self._seq)
         if at >= record.deadline:
             at, kind = record.deadline, _EXPIRE
+        self.last_push_at = at
         if self._top_is_done:
             self._top_is_done = False
             heapq.heapreplace(self._heap, (at, seq, message_id, kind))
@@ -1253,7 +1266,7 @@ class CarrierModel:
 
     def _deliver(self, record: _Pending, at: float) -> None:
         if record.concat is None:
-            self._show(record.destination, InboxEntry(record.source, record.text, at))
+            self._show(record.destination, _inbox_entry(record.source, record.text, at, 1, ()))
             return
         reference, total, sequence = record.concat
         self._changes += 1  # the phone's reassembly buffer is in the saved state

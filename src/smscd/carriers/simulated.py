@@ -10,6 +10,7 @@ transition is reported with the simulation time it happened at, not the time it 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import structlog
 import trio
@@ -31,6 +32,10 @@ _BATCH = 2000
 _WAKE_SLACK = 0.001
 
 
+def _unattached(message: Message, codes: tuple[int, ...], at: float) -> None:
+    raise AssertionError("submit reports at once only with a sink attached")
+
+
 class SimulatedCarrier:
     def __init__(
         self, name: str, profile: Profile, rng: random.Random, time: SimulationTime
@@ -44,6 +49,7 @@ class SimulatedCarrier:
         self._waiting = False
         self._waiting_for = float("inf")
         self._sink: StatusSink | None = None
+        self._report_now: Callable[[Message, tuple[int, ...], float], None] = _unattached
 
     # ------------------------------------------------------------------ Carrier protocol
 
@@ -62,12 +68,13 @@ class SimulatedCarrier:
             immediate=self._sink is not None,
         )
         if codes:
-            assert self._sink is not None
             # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
             # without a heap round trip and a wake-up of run() per message.
-            self._sink.on_status(message.message_id, *codes, at=message.submit_time)
-        if self._waiting:
-            self._wake_if_sooner()
+            self._report_now(message, codes, message.submit_time)
+        if self._waiting and model.last_push_at < self._waiting_for:
+            # run() sleeps until its next event: only an earlier one needs to wake it.
+            self._waiting = False
+            self._time.poke()
 
     def restore(self, message: Message) -> None:
         # The fields are read as in submit, which keeps its own copy inline: a helper would
@@ -97,6 +104,17 @@ class SimulatedCarrier:
         self.model.load_state(state)
         self._time.poke()
 
+    def attach(self, sink: StatusSink) -> None:
+        """Report to ``sink`` from now on (run() does this first)."""
+        self._sink = sink
+        on_message_status = getattr(sink, "on_message_status", None)
+        if on_message_status is not None:
+            self._report_now = on_message_status
+        else:
+            self._report_now = lambda message, codes, at: sink.on_status(
+                message.message_id, *codes, at=at
+            )
+
     def _wake_if_sooner(self) -> None:
         # run() sleeps until its next event; only an earlier one needs to wake it.
         deadline = self.model.next_deadline()
@@ -122,7 +140,7 @@ class SimulatedCarrier:
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        self._sink = sink
+        self.attach(sink)
         task_status.started()
         model = self.model
         time = self._time
