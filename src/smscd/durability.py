@@ -228,7 +228,6 @@ class Committer:
         self._wake_waiters()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        self._token = trio.lowlevel.current_trio_token()
         task_status.started()
         store = self.store
         try:
@@ -258,12 +257,16 @@ class Committer:
             # Shutdown: the batch with the writer is finished and settled before flush()
             # writes the rest.
             with trio.CancelScope(shield=True):
-                while self._writing or self._done:
-                    if self._done:
-                        self._settle()
-                    else:
-                        await self._park(IDLE_INTERVAL)
+                await self._until_writer_free()
             raise
+
+    async def _until_writer_free(self) -> None:
+        """Settle batches as the writer finishes them, until none is with it."""
+        while self._writing or self._done:
+            if self._done:
+                self._settle()
+            else:
+                await self._park(IDLE_INTERVAL)
 
     async def _park(self, timeout: float) -> None:
         self._parked = True
@@ -275,10 +278,7 @@ class Committer:
 
     async def commit_once(self) -> bool:
         """Take and write one batch now, and settle it; True if it was committed."""
-        while self._writing:
-            await self._park(IDLE_INTERVAL)
-            self._settle()
-        self._settle()
+        await self._until_writer_free()
         self._start()
         number = self.taken
         while self.committed < number and number not in self.failed_batches:

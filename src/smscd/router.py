@@ -453,20 +453,11 @@ class Router:
         """``on_status`` for each report, in order: for a carrier working through many
         transitions at once, without a call with packed arguments per transition."""
         get = self.store.get
-        update = self.store.update
+        record = self._record
         for report in reports:
             message = get(report.message_id)
-            if message is None or message.done_time is not None:
-                continue
-            if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
-                self._record(message, report.codes, report.at)
-                continue
-            # _record's common case, inline: this runs for every transition of every message.
-            at = report.at
-            message.record_codes(report.codes, at)
-            update(message, at)
-            if message.done_time is not None:
-                self._finished(message)
+            if message is not None and message.done_time is None:
+                record(message, report.codes, report.at)
 
     def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         """``on_status`` for a message a carrier was given (see BatchStatusSink)."""

@@ -71,10 +71,8 @@ class SimulatedCarrier:
             # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
             # without a heap round trip and a wake-up of run() per message.
             self._report_now(message, codes, message.submit_time)
-        if self._waiting and model.last_push_at < self._waiting_for:
-            # run() sleeps until its next event: only an earlier one needs to wake it.
-            self._waiting = False
-            self._time.poke()
+        if self._waiting:
+            self._wake_if_sooner()
 
     def restore(self, message: Message) -> None:
         # The fields are read as in submit, which keeps its own copy inline: a helper would
@@ -116,9 +114,10 @@ class SimulatedCarrier:
             )
 
     def _wake_if_sooner(self) -> None:
-        # run() sleeps until its next event; only an earlier one needs to wake it.
-        deadline = self.model.next_deadline()
-        if deadline is not None and deadline < self._waiting_for:
+        # run() sleeps until its next event; only an earlier one needs to wake it. accept and
+        # restore queue at most one event, the model's latest (when accept queued none, a
+        # stale time at worst wakes run() for nothing).
+        if self.model.last_push_at < self._waiting_for:
             self._waiting = False
             self._time.poke()
 
