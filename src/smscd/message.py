@@ -305,6 +305,27 @@ class Message:
                 self.done_time = at
                 return
 
+    def record_timed(self, codes: tuple[int, ...], times: tuple[float, ...]) -> None:
+        """``record_codes`` with a time for each code (as many times as codes).
+
+        Raises:
+            KeyError, ValueError: as ``record_codes``.
+        """
+        if self.done_time is not None:
+            raise ValueError(f"message {self.message_id} is final ({self.status})")
+        flat = self.history.flat
+        for code, at in zip(codes, times, strict=True):
+            final = _FINAL.get(code)
+            if final is None:
+                lookup(code)  # raises KeyError
+            value = code if type(code) is int else int(code)
+            flat.append(value)
+            flat.append(at)
+            self.status = value
+            if final:
+                self.done_time = at
+                return
+
 
 class MessageIdGenerator:
     """Issues message ids: decimal strings, unique, increasing, never reused across restarts.

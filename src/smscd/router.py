@@ -457,7 +457,11 @@ class Router:
         for report in reports:
             message = get(report.message_id)
             if message is not None and message.done_time is None:
-                record(message, report.codes, report.at)
+                times = report.times
+                if times is None:
+                    record(message, report.codes, report.at)
+                else:
+                    self._record_times(message, report.codes, times)
 
     def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         """``on_status`` for a message a carrier was given (see BatchStatusSink)."""
@@ -474,6 +478,21 @@ class Router:
         # The common case, once per carrier transition rather than once per code.
         message.record_codes(codes, at)
         self.store.update(message, at)
+        if message.done_time is not None:
+            self._finished(message)
+
+    def _record_times(
+        self, message: Message, codes: tuple[int, ...], times: tuple[float, ...]
+    ) -> None:
+        """``_record`` for codes reached at different times: one store update for all."""
+        if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
+            for code, at in zip(codes, times, strict=True):
+                if message.done_time is not None:
+                    return
+                self._advance(message, code, at)
+            return
+        message.record_timed(codes, times)
+        self.store.update(message, message.history.last_at)
         if message.done_time is not None:
             self._finished(message)
 

@@ -61,7 +61,7 @@ def run(m: CarrierModel, until: float = T0 + 10 * 24 * H) -> list[Transition]:
 def steps(
     transitions: list[Transition], message_id: str = "1"
 ) -> list[tuple[tuple[int, ...], float]]:
-    return [(t.codes, t.at) for t in transitions if t.message_id == message_id]
+    return [step for t in transitions if t.message_id == message_id for step in t.steps()]
 
 
 def codes_of(transitions: list[Transition], message_id: str = "1") -> list[int]:
@@ -399,6 +399,117 @@ def scenario(seed: int) -> list[Transition]:
 def test_same_seed_same_transitions() -> None:
     assert scenario(42) == scenario(42)
     assert scenario(42) != scenario(43)
+
+
+def every_path(seed: int = 7, *, express: bool = True, rules: bool = True) -> CarrierModel:
+    """A model given messages that take every path: ordinary ones, a handset switched off
+    for two hours, one out of coverage until they expire, one that turns unknown, phones
+    with an age limit, magic numbers, a lossy outcome mix, concatenated parts, scheduled
+    messages and short validity periods; random latencies (the default profile's)."""
+    profile = attrs.evolve(
+        default_profile(),
+        outcomes=MappingProxyType({201: 8.0, 515: 1.0, 511: 1.0}),
+        retry_schedule=(60.0, 600.0),
+    )
+    m = CarrierModel(profile, random.Random(seed))
+    m._express_ok = express
+    if rules:
+        m.set_handset("46701*", HandsetState.OFFLINE, T0 + 10, until=T0 + 2 * H)
+        m.set_handset("46702*", HandsetState.NO_COVERAGE, T0, until=T0 + 100 * H)
+        m.set_handset("46703*", HandsetState.UNKNOWN_SUBSCRIBER, T0 + 50)
+        m.set_max_age("46704*", 2.5)
+    for index in range(400):
+        at = T0 + index / 4
+        number = f"4670{index % 6}{index % 3:06d}"
+        concat = None
+        if index % 11 < 2:  # two parts of one message, a quarter of a second apart
+            first = index - index % 11
+            number = f"4670{first % 6}{first % 3:06d}"
+            concat = (first % 256, 2, index % 11 + 1)
+        elif index % 7 == 0:
+            number = ("999503", "999113", "999512", "999201")[index % 4]
+        validity = at + 2.0 if index % 13 == 0 else None
+        scheduled = at + 30.0 if index % 17 == 0 else None
+        # Half as the daemon does (the first step at once), half through advance().
+        m.accept(
+            str(index),
+            number,
+            f"text {index}",
+            at,
+            validity,
+            scheduled,
+            concat=concat,
+            immediate=index % 2 == 0,
+        )
+    return m
+
+
+def statuses(transitions: list[Transition]) -> dict[str, list[tuple[int, float]]]:
+    """Each message's statuses with their times, in the order reported."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for transition in transitions:
+        for codes, at in transition.steps():
+            out.setdefault(transition.message_id, []).extend((code, at) for code in codes)
+    return out
+
+
+def inboxes(m: CarrierModel) -> dict[str, list[InboxEntry]]:
+    numbers = [f"4670{n}{k:06d}" for n in range(6) for k in range(3)] + ["999201"]
+    return {n: sorted(m.inbox(n), key=lambda e: (e.at, e.text)) for n in numbers}
+
+
+@pytest.mark.parametrize("rules", [True, False])
+def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_gives(
+    rules: bool,
+) -> None:
+    """advance() runs a message's hops that are due together (one transition with a time
+    per code); each message still passes through the same statuses at the same times as
+    when the model is advanced to every single event, and the phones show the same."""
+    stepped, jumped = every_path(rules=rules), every_path(rules=rules)
+    by_event = run(stepped)
+    by_jump = jumped.advance(T0 + 200 * H)
+    assert len(by_jump) < len(by_event)  # hops were run together
+    assert any(t.times is not None for t in by_jump)
+    assert statuses(by_jump) == statuses(by_event)
+    assert len(statuses(by_jump)) == 400
+    assert inboxes(jumped) == inboxes(stepped)
+    assert sum(len(entries) for entries in inboxes(jumped).values()) > 100
+    assert any(e.parts == 2 and not e.missing for v in inboxes(jumped).values() for e in v)
+    assert len(jumped) == len(stepped) == 0
+
+
+@pytest.mark.parametrize("rules", [True, False])
+def test_the_express_lane_reports_exactly_what_the_general_steps_report(rules: bool) -> None:
+    """Ordinary messages skip the step per hop when all their hops are due (``_express``):
+    the transitions, their order and the inboxes are those of the general path. Any handset
+    rule closes the lane (it would need the rule lookups the steps make)."""
+    fast, general = every_path(rules=rules), every_path(express=False, rules=rules)
+    taken = []
+    express = fast._express
+
+    def counted(*args: object) -> object:
+        result = express(*args)  # type: ignore[arg-type]
+        taken.append(result is not None)
+        return result
+
+    fast._express = counted  # type: ignore[method-assign]
+    for m in (fast, general):
+        m.advance(T0 + 5)  # some messages part-way: the lane starts only at the gateway
+    assert fast.advance(T0 + 200 * H) == general.advance(T0 + 200 * H)
+    assert inboxes(fast) == inboxes(general)
+    assert (sum(taken) > 100) is not rules
+
+
+def test_an_inbox_is_in_time_order_when_hops_ran_together() -> None:
+    m = model(default_profile())
+    for index in range(50):
+        m.accept(str(index), NUMBER, f"m{index}", T0 + index / 100)
+    m.advance(T0 + H)
+    shown = m.inbox(NUMBER)
+    assert len(shown) == 50
+    assert [e.at for e in shown] == sorted(e.at for e in shown)
+    # The hops ran in gateway order, which is not the phone's order here.
+    assert [e.text for e in shown] != [f"m{index}" for index in range(50)]
 
 
 # ------------------------------------------------------------------ inbox

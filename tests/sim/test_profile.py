@@ -14,6 +14,7 @@ from smscd.carriers.profile import (
     Distribution,
     HandsetRule,
     HandsetState,
+    Latency,
     Profile,
     default_profile,
     default_profile_text,
@@ -230,3 +231,41 @@ def test_a_bound_sampler_draws_what_the_stdlib_formula_draws(
     draw = distribution.sampler(random.Random(11))
     expected = random.Random(11)
     assert [draw() for _ in range(500)] == [reference(expected) for _ in range(500)]
+
+
+@pytest.mark.parametrize(
+    "latency",
+    [
+        Latency(),  # the default: uniform, then two lognormal hops drawn from one pair
+        Latency(
+            gateway=Distribution(kind="lognormal", a=0.1, b=0.3),
+            carrier=Distribution(kind="lognormal", a=0.3, b=0.5),
+            handset=Distribution(kind="lognormal", a=2.0, b=0.75),
+        ),
+        Latency(
+            gateway=Distribution(kind="fixed", a=0.2),
+            carrier=Distribution(kind="normal", a=0.3, b=0.1),
+            handset=Distribution(kind="lognormal", a=2.0, b=0.75),
+        ),
+        Latency(
+            gateway=Distribution(kind="uniform", a=0.0, b=1.0),
+            carrier=Distribution(kind="lognormal", a=0.0, b=0.5),
+            handset=Distribution(kind="lognormal", a=2.0, b=0.75),
+        ),
+    ],
+)
+@pytest.mark.parametrize("leftover_normal", [False, True])
+def test_a_message_s_latencies_are_the_three_hop_samplers_in_turn(
+    latency: Latency, leftover_normal: bool
+) -> None:
+    """``Latency.sampler`` draws one message's three latencies at once (the simulator does,
+    at acceptance); they are exactly what the hops' own samplers draw called in turn, also
+    when someone else's ``gauss()`` left its second normal behind."""
+    ours, reference = random.Random(5), random.Random(5)
+    if leftover_normal:
+        ours.gauss()
+        reference.gauss()
+    draw = latency.sampler(ours)
+    hops = [hop.sampler(reference) for hop in (latency.gateway, latency.carrier, latency.handset)]
+    for _ in range(300):
+        assert draw() == tuple(hop() for hop in hops)

@@ -28,7 +28,8 @@ class StatusSink(Protocol):
 
 
 class StatusReport(Protocol):
-    """One transition, for ``on_statuses``: ``message_id`` reached ``codes`` at ``at``."""
+    """One transition, for ``on_statuses``: ``message_id`` reached ``codes``, the last of
+    them at ``at``; ``times`` gives each code its own time, or is None when all share ``at``."""
 
     @property
     def message_id(self) -> str: ...
@@ -39,12 +40,16 @@ class StatusReport(Protocol):
     @property
     def at(self) -> float: ...
 
+    @property
+    def times(self) -> tuple[float, ...] | None: ...
+
 
 class BatchStatusSink(StatusSink, Protocol):
     """A sink that also takes many transitions in one call (the daemon's router does)."""
 
     def on_statuses(self, reports: Iterable[StatusReport]) -> None:
-        """``on_status(report.message_id, *report.codes, at=report.at)`` for each, in order."""
+        """``on_status(report.message_id, *codes, at=at)`` for each report, in order, and in
+        a report for each of its times (the codes reached at that time)."""
 
     def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         """``on_status(message.message_id, *codes, at=at)`` for the message as ``submit``

@@ -50,8 +50,14 @@ Choices, and why:
   rest (201, 203, 500, 514, 515, 599) after the handset hop.
 * **The outcome mix** applies to ordinary numbers whose handset is online at the attempt
   (handset states and magic numbers come first): one weighted draw per message at
-  acceptance, and one latency draw as each hop starts, in event order, so the same seed and
-  the same calls in the same order give the same transitions. The default mix is 201 only;
+  acceptance, and its three hop latencies drawn then too, so the same seed and the same
+  calls in the same order give the same transitions, however the caller slices time into
+  ``advance`` calls.
+* **Hops due together run together.** When ``advance(now)`` reaches a message, the hops of
+  that message that are also due by ``now`` run at once (one ``Transition`` with a time per
+  code) instead of one heap round trip each: each status keeps its own simulation time;
+  only the order of reports between messages changes. Under load, and after a clock jump,
+  that is most hops. The default mix is 201 only;
   a profile that wants a lossy network gives other final codes a weight.
 * **Invalid destinations** (not 1-15 digits after an optional ``+``) end with 409
   InvalidRecipient at once; **banned words** with 404 ContentRejected at once.
@@ -111,6 +117,7 @@ import heapq
 import itertools
 import json
 import math
+import operator
 import random
 import re
 from collections import OrderedDict, deque
@@ -141,6 +148,12 @@ _AT_GATEWAY = (int(Code.DELIVERED_TO_GATEWAY),)
 _AT_CARRIER = (int(Code.DELIVERED_TO_CARRIER),)
 _AT_GSM = (int(Code.DELIVERED_TO_GSM),)
 _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM))
+# What an express message reaches from the gateway on, by outcome (see _express).
+_EXPRESS_CODES: dict[int, tuple[int, ...]] = {
+    int(code): (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, int(code)) for code in STATUS_CODES
+}
+# A final code as the one-code tuple a step returns, made once (see _end).
+_ENDING: dict[int, tuple[int]] = {int(code): (int(code),) for code in STATUS_CODES}
 
 # What a phone remembers: the latest messages of each number, for the latest numbers that
 # received one. A load test sends millions of messages; the inboxes must not keep them all.
@@ -156,15 +169,36 @@ REASSEMBLY_SAVED_SETS = 5000
 @fast_frozen
 @attrs.frozen
 class Transition:
-    """Statuses a message reached at simulation time ``at``: ``sink.on_status(id, *codes)``."""
+    """Statuses one message reached: ``codes`` in order, the last at simulation time ``at``.
+
+    ``times`` is None when every code was reached at ``at``; otherwise it gives each code its
+    own time (an ``advance`` that runs several hops of one message reports them together).
+    ``steps()`` splits a transition into ``(codes, at)`` groups, one per time.
+    """
 
     message_id: str
     codes: tuple[int, ...]
     at: float
+    times: tuple[float, ...] | None = None
+
+    def steps(self) -> list[tuple[tuple[int, ...], float]]:
+        """``(codes, at)`` for each distinct time in order: ``sink.on_status`` calls."""
+        times = self.times
+        if times is None:
+            return [(self.codes, self.at)]
+        out: list[tuple[tuple[int, ...], float]] = []
+        start = 0
+        for index in range(1, len(times) + 1):
+            if index == len(times) or times[index] != times[start]:
+                out.append((self.codes[start:index], times[start]))
+                start = index
+        return out
 
 
-# Four per message: the positional factory skips __init__'s class switching (smpp.frozen).
-_transition: Callable[[str, tuple[int, ...], float], Transition] = positional_factory(Transition)
+# Two per message: the positional factory skips __init__'s class switching (smpp.frozen).
+_transition: Callable[[str, tuple[int, ...], float, tuple[float, ...] | None], Transition] = (
+    positional_factory(Transition)
+)
 
 
 @fast_frozen
@@ -186,6 +220,8 @@ class InboxEntry:
     parts: int = 1
     missing: tuple[int, ...] = ()
 
+
+_entry_time = operator.attrgetter("at")
 
 # One per message delivered (see _transition).
 _inbox_entry: Callable[[str, str, float, int, tuple[int, ...]], InboxEntry] = positional_factory(
@@ -234,7 +270,10 @@ class HandsetBook:
     """
 
     def __init__(self, default_max_age: float | None = None) -> None:
-        self._default_max_age = default_max_age
+        self.default_max_age = default_max_age
+        # False until the first rule: every number is then online with the default age
+        # limit, which the model checks without a lookup per delivery attempt.
+        self.has_rules = False
         self._exact: dict[str, list[HandsetSetting]] = {}
         self._patterns: list[tuple[Callable[[str], bool], HandsetSetting]] = []
         # Every call in order, for persisting; the lookups above never read it.
@@ -269,6 +308,7 @@ class HandsetBook:
         pattern = pattern.removeprefix("+")
         rule = HandsetSetting(next(self._seq), pattern, state, start, end, max_age, set_max_age)
         self._settings.append(rule)
+        self.has_rules = True
         match = _matcher(pattern)
         if match is None:
             self._exact.setdefault(pattern, []).append(rule)
@@ -325,7 +365,7 @@ class HandsetBook:
     def max_age(self, number: str, at: float) -> float | None:
         """The maximum message age ``number``'s phone accepts at ``at`` (None: no limit)."""
         rule = self._latest(number, at, age=True)
-        return self._default_max_age if rule is None else rule.max_age
+        return self.default_max_age if rule is None else rule.max_age
 
 
 _ONLINE = HandsetState.ONLINE
@@ -395,11 +435,6 @@ def _strike_stage(code: int) -> int:
 
 # Asked once per message: the table once, instead of the chain of tests.
 _STAGE_OF: dict[int, int] = {code: _strike_stage(code) for code in STATUS_CODES if code >= 200}
-
-
-def _valid_number(destination: str) -> bool:
-    number = destination.removeprefix("+")
-    return 1 <= len(number) <= 15 and number.isascii() and number.isdigit()
 
 
 _WORD = re.compile(r"\w+")
@@ -658,9 +693,13 @@ class _Pending:
         "attempts",
         "base_at",
         "base_attempts",
+        "carrier_latency",
         "concat",
         "deadline",
         "destination",
+        "express",
+        "gateway_latency",
+        "handset_latency",
         "magic",
         "next_at",
         "next_kind",
@@ -674,9 +713,9 @@ class _Pending:
         "waiting",
     )
 
-    def __init__(
+    # Positional, in _admit's order: one per message, and keywords cost a name match each.
+    def __init__(  # noqa: PLR0917
         self,
-        *,
         destination: str,
         source: str,
         text: str,
@@ -685,6 +724,7 @@ class _Pending:
         deadline: float,
         outcome: int,
         magic: bool,
+        latencies: tuple[float, float, float],
     ) -> None:
         self.destination = destination
         self.source = source
@@ -694,9 +734,15 @@ class _Pending:
         self.deadline = deadline
         self.outcome = outcome
         self.magic = magic
+        # Drawn at acceptance, so that the random draws follow the order messages are
+        # accepted in, whichever hops one advance() runs together.
+        self.gateway_latency, self.carrier_latency, self.handset_latency = latencies
         # A 1xx magic code: the last status reached before the message stops.
         self.stop: int | None = outcome if outcome < 200 else None
         self.stage = _STAGE_OF.get(outcome, -1)
+        # An ordinary message whose outcome strikes at the handset: advance() may run its
+        # hops from the gateway on in one go (see _express).
+        self.express = not magic and concat is None and self.stage == _HANDSET
         self.attempts = 0
         # The last attempt actually made, and the attempt count then.
         self.base_at = submit_time
@@ -730,14 +776,17 @@ class CarrierModel:
         # The profile's own rules come first; only the ones added later are saved.
         self._standing = len(profile.handsets)
         self._rng = rng
-        latency = profile.latency
-        self._gateway_latency = latency.gateway.sampler(rng)
-        self._carrier_latency = latency.carrier.sampler(rng)
-        self._handset_latency = latency.handset.sampler(rng)
+        self._latencies = profile.latency.sampler(rng)
         self._pending: dict[str, _Pending] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         # True while advance() runs the step of the heap's top entry (see advance).
         self._top_is_done = False
+        # While advance() runs a step: the time up to which the message's next step runs at
+        # once instead of through the heap (_push sets _chained to that step).
+        self._chain_until = -_INF
+        self._chained: tuple[float, int] | None = None
+        # Whether advance() may take express messages' hops in one go (a test compares).
+        self._express_ok = True
         self._seq = itertools.count()
         # The heap time of the latest event queued (a driver compares it with the time it
         # sleeps until, instead of asking next_deadline after every accept).
@@ -770,7 +819,6 @@ class CarrierModel:
         submit_time: float,
         validity_deadline: float | None = None,
         scheduled_time: float | None = None,
-        *,
         source: str = "",
         concat: tuple[int, int, int] | None = None,
         immediate: bool = False,
@@ -864,11 +912,11 @@ class CarrierModel:
             if record.stage != _QUEUE and scheduled_time is not None:
                 at = max(at, scheduled_time)
         elif kind == _GATEWAY:
-            at += self._gateway_latency()
+            at += record.gateway_latency
         elif kind == _CARRIER:
-            at += self._carrier_latency()
+            at += record.carrier_latency
         elif kind == _HANDSET:
-            at += self._handset_latency()
+            at += record.handset_latency
         else:
             # Waiting at the carrier since last_at: the retry schedule goes on from there.
             # Slots that fell in the downtime count as attempts made, so that no later
@@ -1033,8 +1081,12 @@ class CarrierModel:
         return None if record is None else record.waiting
 
     def inbox(self, number: str) -> tuple[InboxEntry, ...]:
-        """What the phone of ``number`` shows, oldest first."""
-        return tuple(self._inboxes.get(number.removeprefix("+"), ()))
+        """What the phone of ``number`` shows, oldest first.
+
+        Entries are kept in the order advance() made them, which is not always time order
+        (``_run_chain``): they are sorted here, when asked for, not on every delivery.
+        """
+        return tuple(sorted(self._inboxes.get(number.removeprefix("+"), ()), key=_entry_time))
 
     def pending_for(self, pattern: str) -> int:
         """How many pending messages are addressed to a number or glob (a scan: for control
@@ -1071,12 +1123,20 @@ class CarrierModel:
                 jump over a million messages is reported in slices instead of one list.
 
         Returns:
-            The transitions, in the order to report them; each carries its own time ``at``.
+            The transitions, in the order to report them; each carries its own times. A
+            message's steps due by ``now`` come together in one transition (``_run_chain``).
         """
+        self._chain_until = now
+        try:
+            return self._advance(now, _INF if limit is None else limit)
+        finally:
+            self._chain_until = -_INF
+            self._chained = None
+
+    def _advance(self, now: float, room: float) -> list[Transition]:
         heap = self._heap
         pending = self._pending
         out: list[Transition] = []
-        room = _INF if limit is None else limit
         while heap and heap[0][0] <= now:
             if len(out) >= room:
                 return out
@@ -1088,22 +1148,88 @@ class CarrierModel:
             if kind == _EXPIRE:
                 heapq.heappop(heap)
                 del pending[message_id]
-                out.append(_transition(message_id, _EXPIRED_CODES, at))
+                out.append(_transition(message_id, _EXPIRED_CODES, at, None))
                 continue
+            if kind == _GATEWAY and record.express and self._express_ok:
+                express = self._express(message_id, record, at, now)
+                if express is not None:
+                    heapq.heappop(heap)
+                    out.append(express)
+                    continue
             # The entry stays on top while its step runs: a step that schedules the next one
             # swaps it in with one heapreplace (one sift instead of a pop and a push).
             self._top_is_done = True
             try:
                 codes = self._step(message_id, record, kind, at)
+                if self._chained is not None:
+                    chain = self._run_chain(message_id, record, codes, at)
+                    if chain is not None:
+                        out.append(chain)
+                    continue
             finally:
                 if self._top_is_done:
                     self._top_is_done = False
                     heapq.heappop(heap)
             if codes:
-                out.append(_transition(message_id, codes, at))
+                out.append(_transition(message_id, codes, at, None))
         for incomplete in self._reassembler.expire(now):
             self._show_incomplete(incomplete)
         return out
+
+    def _express(
+        self, message_id: str, record: _Pending, at: float, now: float
+    ) -> Transition | None:
+        """The hops of an express message (see _Pending) from the gateway to the handset, when
+        all of them are due by ``now`` and no handset rule or age limit can intervene: what
+        ``_run_chain`` would give, without a step per hop. None: take the general path."""
+        at_carrier = at + record.carrier_latency
+        at_handset = at_carrier + record.handset_latency
+        if at_handset > now or at_handset >= record.deadline:
+            return None
+        limit = self.handsets.default_max_age
+        if self.handsets.has_rules or (
+            limit is not None and at_handset - record.submit_time > limit
+        ):
+            return None
+        del self._pending[message_id]
+        outcome = record.outcome
+        if outcome == Code.DELIVERED_TO_HANDSET:
+            self._deliver(record, at_handset)
+        codes = _EXPRESS_CODES.get(outcome) or (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, outcome)
+        return _transition(message_id, codes, at_handset, (at, at_carrier, at_carrier, at_handset))
+
+    def _run_chain(
+        self, message_id: str, record: _Pending, codes: tuple[int, ...], at: float
+    ) -> Transition | None:
+        """The message's next steps that are due too (``_chained``), run now: one transition
+        with a time per code, instead of a heap round trip and a report per hop.
+
+        Nothing in a step depends on other messages' steps in between (handset rules change
+        only between advance calls, and random draws are made at acceptance), so running a
+        message's due hops together gives what running them in time order would, except
+        for the order of reports and of inbox entries (``inbox`` sorts them), and the parts
+        of concatenated messages reach the phone's reassembly in time order (``_push``
+        does not chain them into the handset hop).
+
+        Returns:
+            The transition, or None when no step reached a status (retries that failed).
+        """
+        all_codes = list(codes)
+        times = [at] * len(codes)
+        last_at = at
+        while (chained := self._chained) is not None:
+            self._chained = None
+            at, kind = chained
+            codes = self._step(message_id, record, kind, at)
+            if codes:
+                all_codes += codes
+                times += [at] * len(codes)
+                last_at = at
+        if not times:
+            return None
+        if times[0] == last_at:
+            return _transition(message_id, tuple(all_codes), last_at, None)
+        return _transition(message_id, tuple(all_codes), last_at, tuple(times))
 
     def _step(self, message_id: str, record: _Pending, kind: int, at: float) -> tuple[int, ...]:
         outcome = record.outcome
@@ -1118,12 +1244,12 @@ class CarrierModel:
         if kind == _START:
             if stage == _QUEUE:
                 return self._end(message_id, outcome)
-            self._push(record, message_id, at + self._gateway_latency(), _GATEWAY)
+            self._push(record, message_id, at + record.gateway_latency, _GATEWAY)
             return _FUNDED_SENDING
         if kind == _GATEWAY:
             if stage == _GATEWAY:
                 return self._end(message_id, outcome)
-            self._push(record, message_id, at + self._carrier_latency(), _CARRIER)
+            self._push(record, message_id, at + record.carrier_latency, _CARRIER)
             return _AT_GATEWAY
         if kind == _CARRIER:
             if stage == _CARRIER:
@@ -1139,7 +1265,13 @@ class CarrierModel:
         # _HANDSET: the phone takes the message, or the outcome strikes.
         if outcome != Code.DELIVERED_TO_HANDSET:
             return self._end(message_id, outcome)
-        limit = None if record.magic else self.handsets.max_age(record.destination, at)
+        handsets = self.handsets
+        if record.magic:
+            limit = None
+        elif handsets.has_rules:
+            limit = handsets.max_age(record.destination, at)
+        else:
+            limit = handsets.default_max_age
         if limit is not None and at - record.submit_time > limit:
             return self._end(message_id, int(Code.DELIVERY_TO_HANDSET_FAILED))
         self._deliver(record, at)
@@ -1149,8 +1281,9 @@ class CarrierModel:
         if record.stop is not None:  # only 113 stops this late
             self._push(record, message_id, _INF, _PARKED)
             return _STOPS[record.stop][1]
-        if not record.magic:
-            state = self.handsets.state_at(record.destination, at)
+        handsets = self.handsets
+        if not record.magic and handsets.has_rules:
+            state = handsets.state_at(record.destination, at)
             # Identity tests: an Enum's __hash__ runs in Python, and this runs per attempt.
             if state is _OFFLINE or state is _NO_COVERAGE:
                 record.waiting = 503 if state is _OFFLINE else 502
@@ -1168,7 +1301,7 @@ class CarrierModel:
         record.waiting = None
         if stage == _ATTEMPT:
             return self._end(message_id, record.outcome)
-        handset = at + self._handset_latency()
+        handset = at + record.handset_latency
         self._push(record, message_id, handset, _HANDSET)
         return _AT_GSM
 
@@ -1193,7 +1326,7 @@ class CarrierModel:
 
     def _end(self, message_id: str, code: int) -> tuple[int, ...]:
         del self._pending[message_id]
-        return (int(code),)
+        return _ENDING.get(code) or (int(code),)
 
     # ------------------------------------------------------------------ helpers
 
@@ -1202,6 +1335,14 @@ class CarrierModel:
         validity deadline becomes the expiry (so a tie goes to expiry)."""
         record.next_at = at
         record.next_kind = kind
+        if (
+            at <= self._chain_until
+            and at < record.deadline
+            and (kind != _HANDSET or record.concat is None)
+        ):
+            # Due in the advance() that runs the message now: see _run_chain.
+            self._chained = (at, kind)
+            return
         seq = record.seq = next(self._seq)
         if at >= record.deadline:
             at, kind = record.deadline, _EXPIRE
@@ -1229,24 +1370,28 @@ class CarrierModel:
         if message_id in self._pending:
             raise ValueError(f"message {message_id} is already pending")
         deadline = self.profile.validity_deadline(submit_time, validity_deadline)
-        magic = magic_code(destination)
+        number = destination.removeprefix("+")
+        # magic_code only for what can be one: most numbers do not begin with 999.
+        magic = magic_code(number) if number[:3] == _MAGIC_PREFIX else None
         if magic is not None:
             outcome = magic
-        elif not _valid_number(destination):
+        elif not (1 <= len(number) <= 15 and number.isascii() and number.isdigit()):
             outcome = int(Code.INVALID_RECIPIENT)
-        elif self._banned(text):
+        elif self.profile.banned_words and self._banned(text):
             outcome = int(Code.CONTENT_REJECTED)
         else:
-            outcome = self._draw(mix)
+            codes = mix[0]
+            outcome = codes[0] if len(codes) == 1 else self._draw(mix)
         record = self._pending[message_id] = _Pending(
-            destination=destination.removeprefix("+"),
-            source=source,
-            text=text,
-            concat=concat,
-            submit_time=submit_time,
-            deadline=deadline,
-            outcome=outcome,
-            magic=magic is not None,
+            number,
+            source,
+            text,
+            concat,
+            submit_time,
+            deadline,
+            outcome,
+            magic is not None,
+            self._latencies(),
         )
         return record
 

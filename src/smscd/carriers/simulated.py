@@ -63,9 +63,9 @@ class SimulatedCarrier:
             message.submit_time,
             message.validity_deadline,
             message.scheduled_time,
-            source=message.source.addr,
-            concat=None if concat is None else (concat.reference, concat.total, concat.sequence),
-            immediate=self._sink is not None,
+            message.source.addr,
+            None if concat is None else (concat.reference, concat.total, concat.sequence),
+            self._sink is not None,
         )
         if codes:
             # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
@@ -159,7 +159,8 @@ class SimulatedCarrier:
                     on_statuses(transitions)
                 else:
                     for transition in transitions:
-                        sink.on_status(transition.message_id, *transition.codes, at=transition.at)
+                        for codes, at in transition.steps():
+                            sink.on_status(transition.message_id, *codes, at=at)
                 await trio.lowlevel.checkpoint()
             del transitions
 
