@@ -33,6 +33,8 @@ __all__ = [
 # Operator code -> whether it is final, as a plain dict: this is asked three times per message,
 # and a dict lookup is cheaper than the MappingProxy's .get and the StatusCode attribute.
 _FINAL: dict[int, bool] = {code: row.final for code, row in STATUS_CODES.items()}
+# The codes a message passes through on its way to a final one, as plain ints.
+_ON_THE_WAY = frozenset(code for code, final in _FINAL.items() if not final)
 
 
 @fast_frozen
@@ -305,20 +307,36 @@ class Message:
                 self.done_time = at
                 return
 
-    def record_timed(self, codes: tuple[int, ...], times: tuple[float, ...]) -> None:
-        """``record_codes`` with a time for each code (as many times as codes).
+    def record_history(self, events: Sequence[float]) -> None:
+        """``record`` for each ``(code, at)`` of ``events`` = ``(code, at, code, at, ...)``
+        (the layout of ``history.flat``), in order, stopping after the first final code.
 
         Raises:
-            KeyError, ValueError: as ``record_codes``.
+            KeyError, ValueError: as ``record_codes``; ValueError also for an odd length.
         """
         if self.done_time is not None:
             raise ValueError(f"message {self.message_id} is final ({self.status})")
+        if len(events) % 2:
+            raise ValueError(f"events must be (code, at) pairs, got {len(events)} values")
         flat = self.history.flat
-        for code, at in zip(codes, times, strict=True):
-            final = _FINAL.get(code)
-            if final is None:
-                lookup(code)  # raises KeyError
-            value = code if type(code) is int else int(code)
+        codes = events[::2]
+        last = codes[-1] if codes else None
+        if type(last) is int and last in _FINAL and _ON_THE_WAY.issuperset(codes[:-1]):
+            # What carriers report: known codes, a final one at most at the end, copied in
+            # one step. (A Code member before the last would be kept as it is; carriers and
+            # record keep ints.)
+            flat += events
+            self.status = last
+            if _FINAL[last]:
+                self.done_time = events[-1]
+            return
+        for index in range(0, len(events), 2):
+            code, at = events[index], events[index + 1]
+            final = _FINAL.get(code)  # type: ignore[call-overload]  # an int, or not a code
+            if final is None or code != int(code):
+                lookup(int(code))  # raises KeyError
+                raise KeyError(code)
+            value = int(code)
             flat.append(value)
             flat.append(at)
             self.status = value

@@ -457,11 +457,11 @@ class Router:
         for report in reports:
             message = get(report.message_id)
             if message is not None and message.done_time is None:
-                times = report.times
-                if times is None:
+                history = report.history
+                if history is None:
                     record(message, report.codes, report.at)
                 else:
-                    self._record_times(message, report.codes, times)
+                    self._record_history(message, history)
 
     def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         """``on_status`` for a message a carrier was given (see BatchStatusSink)."""
@@ -481,18 +481,17 @@ class Router:
         if message.done_time is not None:
             self._finished(message)
 
-    def _record_times(
-        self, message: Message, codes: tuple[int, ...], times: tuple[float, ...]
-    ) -> None:
-        """``_record`` for codes reached at different times: one store update for all."""
+    def _record_history(self, message: Message, history: tuple[float, ...]) -> None:
+        """``_record`` for codes reached at different times, given as ``(code, at, ...)``:
+        one store update for all."""
         if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
-            for code, at in zip(codes, times, strict=True):
+            for index in range(0, len(history), 2):
                 if message.done_time is not None:
                     return
-                self._advance(message, code, at)
+                self._advance(message, int(history[index]), history[index + 1])
             return
-        message.record_timed(codes, times)
-        self.store.update(message, message.history.last_at)
+        message.record_history(history)
+        self.store.update(message, history[-1])
         if message.done_time is not None:
             self._finished(message)
 

@@ -148,6 +148,43 @@ def test_record_codes_stops_after_the_first_final_code() -> None:
         message.record_codes((Code.EXPIRED,), 103.0)
 
 
+@pytest.mark.parametrize(
+    "events",
+    [
+        (111, 101.0, 112, 102.0, 113, 102.0, 201, 103.0),  # what carriers send: one copy
+        (111, 101.0, Code.DELIVERED_TO_HANDSET, 103.0),  # a Code member at the end
+        (111, 101.0, 201, 103.0, 202, 104.0),  # a final code before the end
+        (111.0, 101.0, 201.0, 103.0),  # codes as floats (the tuple is of floats)
+    ],
+)
+def test_record_history_records_each_code_at_its_time_up_to_the_first_final(
+    events: tuple[float, ...],
+) -> None:
+    message = make_message(submit_time=100.0)
+    message.record_history(events)
+    pairs = [(int(events[i]), events[i + 1]) for i in range(0, len(events), 2)]
+    final = next(n for n, (code, _) in enumerate(pairs) if code == 201)
+    recorded = [(e.code, e.at) for e in message.history]
+    assert recorded == [(101, 100.0), *pairs[: final + 1]]
+    assert all(type(code) is int for code in message.history.flat[::2])
+    assert (message.status, message.done_time) == (201, 103.0)
+    with pytest.raises(ValueError, match="final"):
+        message.record_history((202, 105.0))
+
+
+def test_record_history_refuses_what_is_not_a_history() -> None:
+    message = make_message(submit_time=100.0)
+    with pytest.raises(ValueError, match="pairs"):
+        message.record_history((111, 101.0, 112))
+    with pytest.raises(KeyError):
+        message.record_history((111, 101.0, 777, 102.0))
+    assert [e.code for e in message.history] == [101, 111]  # the codes before it stay
+    with pytest.raises(KeyError):
+        message.record_history((111.5, 103.0))
+    message.record_history((110, 104.0))  # not final: intermediate codes go on
+    assert message.status == 110 and message.done_time is None
+
+
 def test_status_history_is_a_sequence_of_events() -> None:
     """The flat history reads like the list of StatusEvent it replaces."""
     events = [StatusEvent(101, T0), StatusEvent(102, T0), StatusEvent(201, T0 + 2.5)]

@@ -469,7 +469,7 @@ def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_giv
     by_event = run(stepped)
     by_jump = jumped.advance(T0 + 200 * H)
     assert len(by_jump) < len(by_event)  # hops were run together
-    assert any(t.times is not None for t in by_jump)
+    assert any(t.history is not None for t in by_jump)
     assert statuses(by_jump) == statuses(by_event)
     assert len(statuses(by_jump)) == 400
     assert inboxes(jumped) == inboxes(stepped)

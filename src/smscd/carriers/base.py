@@ -29,7 +29,8 @@ class StatusSink(Protocol):
 
 class StatusReport(Protocol):
     """One transition, for ``on_statuses``: ``message_id`` reached ``codes``, the last of
-    them at ``at``; ``times`` gives each code its own time, or is None when all share ``at``."""
+    them at ``at``. ``history`` gives each code with its own time, ``(code, at, code, at,
+    ...)``, or is None when all of them share ``at``."""
 
     @property
     def message_id(self) -> str: ...
@@ -41,7 +42,7 @@ class StatusReport(Protocol):
     def at(self) -> float: ...
 
     @property
-    def times(self) -> tuple[float, ...] | None: ...
+    def history(self) -> tuple[float, ...] | None: ...
 
 
 class BatchStatusSink(StatusSink, Protocol):

@@ -148,6 +148,7 @@ _AT_GATEWAY = (int(Code.DELIVERED_TO_GATEWAY),)
 _AT_CARRIER = (int(Code.DELIVERED_TO_CARRIER),)
 _AT_GSM = (int(Code.DELIVERED_TO_GSM),)
 _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM))
+_GATEWAY_CODE, _CARRIER_CODE, _GSM_CODE = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
 # What an express message reaches from the gateway on, by outcome (see _express).
 _EXPRESS_CODES: dict[int, tuple[int, ...]] = {
     int(code): (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, int(code)) for code in STATUS_CODES
@@ -171,27 +172,29 @@ REASSEMBLY_SAVED_SETS = 5000
 class Transition:
     """Statuses one message reached: ``codes`` in order, the last at simulation time ``at``.
 
-    ``times`` is None when every code was reached at ``at``; otherwise it gives each code its
-    own time (an ``advance`` that runs several hops of one message reports them together).
-    ``steps()`` splits a transition into ``(codes, at)`` groups, one per time.
+    ``history`` is None when every code was reached at ``at``; otherwise it gives each code
+    with its own time, as ``(code, at, code, at, ...)`` (the layout of ``Message.history``):
+    an ``advance`` that runs several hops of one message reports them together. ``steps()``
+    splits a transition into ``(codes, at)`` groups, one per time.
     """
 
     message_id: str
     codes: tuple[int, ...]
     at: float
-    times: tuple[float, ...] | None = None
+    history: tuple[float, ...] | None = None
 
     def steps(self) -> list[tuple[tuple[int, ...], float]]:
         """``(codes, at)`` for each distinct time in order: ``sink.on_status`` calls."""
-        times = self.times
-        if times is None:
+        history = self.history
+        if history is None:
             return [(self.codes, self.at)]
         out: list[tuple[tuple[int, ...], float]] = []
-        start = 0
-        for index in range(1, len(times) + 1):
-            if index == len(times) or times[index] != times[start]:
-                out.append((self.codes[start:index], times[start]))
-                start = index
+        for index in range(0, len(history), 2):
+            code, at = int(history[index]), history[index + 1]
+            if out and out[-1][1] == at:
+                out[-1] = ((*out[-1][0], code), at)
+            else:
+                out.append(((code,), at))
         return out
 
 
@@ -1196,7 +1199,8 @@ class CarrierModel:
         if outcome == Code.DELIVERED_TO_HANDSET:
             self._deliver(record, at_handset)
         codes = _EXPRESS_CODES.get(outcome) or (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, outcome)
-        return _transition(message_id, codes, at_handset, (at, at_carrier, at_carrier, at_handset))
+        history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
+        return _transition(message_id, codes, at_handset, (*history, outcome, at_handset))
 
     def _run_chain(
         self, message_id: str, record: _Pending, codes: tuple[int, ...], at: float
@@ -1215,21 +1219,21 @@ class CarrierModel:
             The transition, or None when no step reached a status (retries that failed).
         """
         all_codes = list(codes)
-        times = [at] * len(codes)
-        last_at = at
+        history: list[float] = []
+        for code in codes:
+            history += (code, at)
         while (chained := self._chained) is not None:
             self._chained = None
             at, kind = chained
             codes = self._step(message_id, record, kind, at)
-            if codes:
-                all_codes += codes
-                times += [at] * len(codes)
-                last_at = at
-        if not times:
+            for code in codes:
+                history += (code, at)
+            all_codes += codes
+        if not history:
             return None
-        if times[0] == last_at:
-            return _transition(message_id, tuple(all_codes), last_at, None)
-        return _transition(message_id, tuple(all_codes), last_at, tuple(times))
+        if history[1] == history[-1]:  # all at one time
+            return _transition(message_id, tuple(all_codes), history[-1], None)
+        return _transition(message_id, tuple(all_codes), history[-1], tuple(history))
 
     def _step(self, message_id: str, record: _Pending, kind: int, at: float) -> tuple[int, ...]:
         outcome = record.outcome
