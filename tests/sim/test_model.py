@@ -401,15 +401,23 @@ def test_same_seed_same_transitions() -> None:
     assert scenario(42) != scenario(43)
 
 
-def every_path(seed: int = 7, *, express: bool = True, rules: bool = True) -> CarrierModel:
+DEFAULT_LATENCY = Latency()
+
+
+def every_path(
+    seed: int = 7, *, express: bool = True, rules: bool = True, latency: Latency = DEFAULT_LATENCY
+) -> CarrierModel:
     """A model given messages that take every path: ordinary ones, a handset switched off
     for two hours, one out of coverage until they expire, one that turns unknown, phones
     with an age limit, magic numbers, a lossy outcome mix, concatenated parts, scheduled
-    messages and short validity periods; random latencies (the default profile's)."""
+    messages and short validity periods; random latencies (the default profile's). Without
+    ``rules``, the phones' age limit is the profile's own."""
     profile = attrs.evolve(
         default_profile(),
+        latency=latency,
         outcomes=MappingProxyType({201: 8.0, 515: 1.0, 511: 1.0}),
         retry_schedule=(60.0, 600.0),
+        max_message_age=None if rules else 3.5,
     )
     m = CarrierModel(profile, random.Random(seed))
     m._express_ok = express
@@ -478,26 +486,59 @@ def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_giv
     assert len(jumped) == len(stepped) == 0
 
 
-@pytest.mark.parametrize("rules", [True, False])
-def test_the_express_lane_reports_exactly_what_the_general_steps_report(rules: bool) -> None:
+@pytest.mark.parametrize(
+    ("rules", "latency"),
+    [
+        (True, Latency()),
+        (False, Latency()),
+        # No carrier latency: the hops to the phone's network all share one time.
+        (False, attrs.evolve(Latency(), carrier=Distribution(kind="fixed", a=0.0))),
+        # Nor to the phone: everything after the gateway at one time.
+        (
+            False,
+            attrs.evolve(
+                Latency(),
+                carrier=Distribution(kind="fixed", a=0.0),
+                handset=Distribution(kind="fixed", a=0.0),
+            ),
+        ),
+    ],
+)
+def test_the_express_lane_reports_exactly_what_the_general_steps_report(
+    rules: bool, latency: Latency
+) -> None:
     """Ordinary messages skip the step per hop when all their hops are due (``_express``):
     the transitions, their order and the inboxes are those of the general path. Any handset
     rule closes the lane (it would need the rule lookups the steps make)."""
-    fast, general = every_path(rules=rules), every_path(express=False, rules=rules)
-    taken = []
-    express = fast._express
+    fast = every_path(rules=rules, latency=latency)
+    general = every_path(express=False, rules=rules, latency=latency)
+    lanes: list[str] = []
+    gateway, handset = fast._express, fast._express_handset
 
-    def counted(*args: object) -> object:
-        result = express(*args)  # type: ignore[arg-type]
-        taken.append(result is not None)
+    def at_gateway(*args: object) -> object:
+        result = gateway(*args)  # type: ignore[arg-type]
+        if result is not None:  # all the way to the phone, or handed to its network
+            lanes.append("phone" if is_final(result.codes[-1]) else "network")
         return result
 
-    fast._express = counted  # type: ignore[method-assign]
-    for m in (fast, general):
-        m.advance(T0 + 5)  # some messages part-way: the lane starts only at the gateway
+    def at_handset(*args: object) -> object:
+        lanes.append("handset")
+        return handset(*args)  # type: ignore[arg-type]
+
+    fast._express = at_gateway  # type: ignore[method-assign]
+    fast._express_handset = at_handset  # type: ignore[method-assign]
+    # Small steps first (phones' hops are often not due yet), then one jump over the rest.
+    times = [T0 + step * 0.7 for step in range(1, 70)] + [T0 + 50 + 6 * n for n in range(20)]
+    for now in times:
+        assert fast.advance(now) == general.advance(now)
     assert fast.advance(T0 + 200 * H) == general.advance(T0 + 200 * H)
     assert inboxes(fast) == inboxes(general)
-    assert (sum(taken) > 100) is not rules
+    if rules:
+        assert lanes == []
+    elif latency == Latency():
+        assert min(lanes.count(lane) for lane in ("phone", "network", "handset")) > 20
+    else:
+        assert lanes.count("phone") > 20
 
 
 def test_an_inbox_is_in_time_order_when_hops_ran_together() -> None:

@@ -149,6 +149,7 @@ _AT_CARRIER = (int(Code.DELIVERED_TO_CARRIER),)
 _AT_GSM = (int(Code.DELIVERED_TO_GSM),)
 _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM))
 _GATEWAY_CODE, _CARRIER_CODE, _GSM_CODE = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
+_TO_GSM = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
 # What an express message reaches from the gateway on, by outcome (see _express).
 _EXPRESS_CODES: dict[int, tuple[int, ...]] = {
     int(code): (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, int(code)) for code in STATUS_CODES
@@ -1153,12 +1154,24 @@ class CarrierModel:
                 del pending[message_id]
                 out.append(_transition(message_id, _EXPIRED_CODES, at, None))
                 continue
-            if kind == _GATEWAY and record.express and self._express_ok:
-                express = self._express(message_id, record, at, now)
+            if (
+                kind in (_GATEWAY, _HANDSET)
+                and record.express
+                and self._express_ok
+                and not self.handsets.has_rules
+            ):
+                self._top_is_done = True
+                if kind == _GATEWAY:
+                    express = self._express(message_id, record, at, now)
+                else:
+                    express = self._express_handset(message_id, record, at, None)
                 if express is not None:
-                    heapq.heappop(heap)
+                    if self._top_is_done:
+                        self._top_is_done = False
+                        heapq.heappop(heap)
                     out.append(express)
                     continue
+                self._top_is_done = False
             # The entry stays on top while its step runs: a step that schedules the next one
             # swaps it in with one heapreplace (one sift instead of a pop and a push).
             self._top_is_done = True
@@ -1182,25 +1195,45 @@ class CarrierModel:
     def _express(
         self, message_id: str, record: _Pending, at: float, now: float
     ) -> Transition | None:
-        """The hops of an express message (see _Pending) from the gateway to the handset, when
-        all of them are due by ``now`` and no handset rule or age limit can intervene: what
-        ``_run_chain`` would give, without a step per hop. None: take the general path."""
+        """An express message (see _Pending) at the gateway at ``at``, with no handset rule
+        in force: its hops due by ``now`` without a step each, as ``_run_chain`` would report
+        them. The phone's hop, when not due yet, is queued for ``_express_handset``. None:
+        the carrier hop is not due (or the deadline comes first); take the general path."""
         at_carrier = at + record.carrier_latency
+        if at_carrier > now or at_carrier >= record.deadline:
+            return None
         at_handset = at_carrier + record.handset_latency
         if at_handset > now or at_handset >= record.deadline:
-            return None
-        limit = self.handsets.default_max_age
-        if self.handsets.has_rules or (
-            limit is not None and at_handset - record.submit_time > limit
-        ):
-            return None
-        del self._pending[message_id]
+            # Handed to the phone's network; the phone's hop (or the expiry) comes later.
+            self._push(record, message_id, at_handset, _HANDSET)
+            if at_carrier == at:
+                return _transition(message_id, _TO_GSM, at, None)
+            history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
+            return _transition(message_id, _TO_GSM, at_carrier, history)
+        return self._express_handset(message_id, record, at_handset, at)
+
+    def _express_handset(
+        self, message_id: str, record: _Pending, at: float, gateway_at: float | None
+    ) -> Transition:
+        """The phone's hop of an express message at ``at``, as ``_step`` runs it (with no
+        handset rule in force), after the hops from the gateway at ``gateway_at`` when not
+        None (reported with them, as ``_run_chain`` would)."""
         outcome = record.outcome
         if outcome == Code.DELIVERED_TO_HANDSET:
-            self._deliver(record, at_handset)
-        codes = _EXPRESS_CODES.get(outcome) or (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, outcome)
-        history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
-        return _transition(message_id, codes, at_handset, (*history, outcome, at_handset))
+            limit = self.handsets.default_max_age
+            if limit is not None and at - record.submit_time > limit:
+                outcome = int(Code.DELIVERY_TO_HANDSET_FAILED)
+            else:
+                self._deliver(record, at)
+        del self._pending[message_id]
+        if gateway_at is None:
+            return _transition(message_id, _ENDING.get(outcome) or (outcome,), at, None)
+        codes = _EXPRESS_CODES.get(outcome) or (*_TO_GSM, outcome)
+        if gateway_at == at:
+            return _transition(message_id, codes, at, None)
+        at_carrier = gateway_at + record.carrier_latency
+        history = (_GATEWAY_CODE, gateway_at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
+        return _transition(message_id, codes, at, (*history, outcome, at))
 
     def _run_chain(
         self, message_id: str, record: _Pending, codes: tuple[int, ...], at: float
