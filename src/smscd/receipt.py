@@ -15,7 +15,6 @@ Dates are formatted as given: the caller picks the time zone (the daemon uses UT
 
 from __future__ import annotations
 
-import functools
 import re
 import struct
 import unicodedata
@@ -24,7 +23,7 @@ from typing import NamedTuple
 
 import attrs
 
-from smscd.message import Message
+from smscd.message import Address, Message
 from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.constants import CommandId, EsmClass, MessageState
 from smscd.smpp.pdus import DeliverSm
@@ -56,10 +55,20 @@ _MAX_ID_LENGTH = 64
 _ID = re.compile(rf"\S{{1,{_MAX_ID_LENGTH}}}")
 
 
-@functools.lru_cache(maxsize=256)
-def _minute(epoch_minute: int) -> str:
-    # Receipts of one minute share their dates; strftime was a visible cost per receipt.
-    return datetime.fromtimestamp(epoch_minute * 60, UTC).strftime(_DATE_FORMAT)
+def _minute(epoch_minute: float) -> str:
+    """A receipt date for the minute ``epoch_minute`` (seconds // 60, a whole float)."""
+    date = _MINUTES.get(epoch_minute)
+    if date is None:
+        # Receipts of one minute share their dates; strftime was a visible cost per receipt.
+        if len(_MINUTES) >= _MINUTES_KEPT:
+            _MINUTES.clear()
+        date = datetime.fromtimestamp(epoch_minute * 60, UTC).strftime(_DATE_FORMAT)
+        _MINUTES[epoch_minute] = date
+    return date
+
+
+_MINUTES: dict[float, str] = {}
+_MINUTES_KEPT = 256
 
 
 class ReceiptError(ValueError):
@@ -188,7 +197,9 @@ class _ReceiptKind(NamedTuple):
     tlvs: bytes
 
 
-_KINDS: dict[tuple[int, bool], _ReceiptKind] = {}
+# By code, for final receipts and for intermediate notifications (two tables: an int key
+# hashes for free, a (code, intermediate) key is a tuple built and hashed per receipt).
+_KINDS: dict[bool, dict[int, _ReceiptKind]] = {False: {}, True: {}}
 
 
 def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
@@ -214,7 +225,7 @@ def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
             )
         ),
     )
-    _KINDS[(int(code), intermediate)] = kind
+    _KINDS[intermediate][int(code)] = kind
     return kind
 
 
@@ -224,10 +235,31 @@ def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
 # replace_if_present_flag 0, data_coding 1 (IA5), sm_default_msg_id 0, sm_length,
 # short_message, then the TLVs: receipted_message_id (0x001E) and the kind's.
 _BODY = (
-    b"\x00%c%c%s\x00%c%c%s\x00%c\x00\x00\x00\x00\x00\x00"
+    b"\x00%s%s%c\x00\x00\x00\x00\x00\x00"
     + bytes((RECEIPT_DATA_CODING,))
     + b"\x00%c%s\x00\x1e%s%s\x00%s"
 )
+# An address as the receipt writes it (ton, npi, the address and its NUL), by address: a
+# receipt's two addresses are mostly a handful of numbers and sender IDs, encoded and checked
+# once each instead of once a receipt.
+_ADDRESS_FIELDS: dict[str, tuple[int, int, bytes]] = {}
+_ADDRESS_FIELDS_KEPT = 10_000
+
+
+def _address_field(address: Address, message_id: str) -> bytes:
+    known = _ADDRESS_FIELDS.get(address.addr)
+    if known is not None and known[0] == address.ton and known[1] == address.npi:
+        return known[2]
+    octets = address.addr.encode("latin-1")
+    if len(octets) > _MAX_ADDRESS or b"\x00" in octets:
+        raise ValueError(f"message {message_id}: a receipt field does not fit the wire")
+    field = bytes((address.ton, address.npi)) + octets + b"\x00"
+    if len(_ADDRESS_FIELDS) >= _ADDRESS_FIELDS_KEPT:
+        _ADDRESS_FIELDS.clear()
+    _ADDRESS_FIELDS[address.addr] = (address.ton, address.npi, field)
+    return field
+
+
 _U16 = struct.Struct(">H").pack
 # C-octet string limits of the fields written above (§4.6.1, §5.3.2.12), terminator excluded.
 _MAX_ADDRESS = 20
@@ -252,34 +284,24 @@ def receipt_body(message: Message, code: int, *, intermediate: bool = False) -> 
     Raises:
         ValueError: an address or the message id does not fit its field.
     """
-    kind = _KINDS.get((code, intermediate)) or _receipt_kind(code, intermediate)
+    kind = _KINDS[intermediate].get(code) or _receipt_kind(code, intermediate)
     at = message.history.last_at if intermediate or message.done_time is None else message.done_time
     message_id = message.message_id
-    text = (
-        f"id:{message_id}{kind.head}{_minute(int(message.submit_time // 60))}"
-        f" done date:{_minute(int(at // 60))}{kind.tail}{_clean_text(message.text or '')}"
-    ).encode("ascii", "replace")
-    source, destination = message.destination, message.source
-    source_addr = source.addr.encode("latin-1")
-    destination_addr = destination.addr.encode("latin-1")
+    # The dates and the quote inline in their common case (a date seen before, ASCII text).
+    submitted = _MINUTES.get(message.submit_time // 60) or _minute(message.submit_time // 60)
+    done = _MINUTES.get(at // 60) or _minute(at // 60)
+    quote = (message.text or "")[:RECEIPT_TEXT_LENGTH]
+    if not (quote.isascii() and quote.isprintable()):
+        quote = _clean_text(quote)
+    text = f"id:{message_id}{kind.head}{submitted} done date:{done}{kind.tail}{quote}".encode(
+        "ascii", "replace"
+    )
     receipted = message_id.encode("latin-1")
-    if (
-        len(source_addr) > _MAX_ADDRESS
-        or len(destination_addr) > _MAX_ADDRESS
-        or len(text) > _MAX_SHORT_MESSAGE
-        or len(receipted) > _MAX_ID_LENGTH
-        or b"\x00" in source_addr
-        or b"\x00" in destination_addr
-        or b"\x00" in receipted
-    ):
+    if len(text) > _MAX_SHORT_MESSAGE or len(receipted) > _MAX_ID_LENGTH or b"\x00" in receipted:
         raise ValueError(f"message {message_id}: a receipt field does not fit the wire")
     return _BODY % (
-        source.ton,
-        source.npi,
-        source_addr,
-        destination.ton,
-        destination.npi,
-        destination_addr,
+        _address_field(message.destination, message_id),
+        _address_field(message.source, message_id),
         kind.esm_class,
         len(text),
         text,

@@ -336,8 +336,29 @@ def test_receipt_octets_for_any_fields(
     assert build_receipt(message, code) == _reference_receipt(message, code, False)
 
 
-def test_receipt_fields_that_do_not_fit_are_refused() -> None:
-    message = receipt_message(source=Address(1, 1, "1" * 21))
+@pytest.mark.parametrize(
+    ("source", "destination"),
+    [
+        (Address(1, 1, "1" * 21), Address(1, 1, "46701234567")),
+        (Address(5, 0, "Acme"), Address(1, 1, "4670\x001234")),
+        (Address(5, 0, "A" * 21), Address(1, 1, "46701234567")),
+    ],
+)
+def test_receipt_fields_that_do_not_fit_are_refused(source: Address, destination: Address) -> None:
+    message = receipt_message(source=source, destination=destination)
     message.record(201, 1_795_450_061.0)
-    with pytest.raises(ValueError, match="does not fit"):
-        receipt_body(message, 201)
+    for _ in range(2):  # and again: a refused address is not remembered as good
+        with pytest.raises(ValueError, match="does not fit"):
+            receipt_body(message, 201)
+
+
+def test_an_address_remembered_for_receipts_keeps_its_own_ton_and_npi() -> None:
+    """Receipt address fields are encoded once per address; the same digits with another
+    TON or NPI are another field."""
+    bodies = []
+    for ton, npi in [(1, 1), (0, 1), (1, 1), (2, 9)]:
+        message = receipt_message(source=Address(ton, npi, "46701234567"), message_id="7")
+        message.record(201, 1_795_450_061.0)
+        assert receipt_body(message, 201) == encode(_reference_receipt(message, 201, False))[16:]
+        bodies.append(receipt_body(message, 201))
+    assert bodies[0] == bodies[2] != bodies[1] != bodies[3]
