@@ -1223,8 +1223,8 @@ class CarrierModel:
             limit = self.handsets.default_max_age
             if limit is not None and at - record.submit_time > limit:
                 outcome = int(Code.DELIVERY_TO_HANDSET_FAILED)
-            else:
-                self._deliver(record, at)
+            else:  # _deliver, for a single message (an express one is)
+                self._show(record.destination, _inbox_entry(record.source, record.text, at, 1, ()))
         del self._pending[message_id]
         if gateway_at is None:
             return _transition(message_id, _ENDING.get(outcome) or (outcome,), at, None)

@@ -71,8 +71,8 @@ class SimulatedCarrier:
             # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
             # without a heap round trip and a wake-up of run() per message.
             self._report_now(message, codes, message.submit_time)
-        if self._waiting:
-            self._wake_if_sooner()
+        if self._waiting and model.last_push_at < self._waiting_for:
+            self._wake()
 
     def restore(self, message: Message) -> None:
         # The fields are read as in submit, which keeps its own copy inline: a helper would
@@ -92,8 +92,8 @@ class SimulatedCarrier:
             last_at=last.at,
             now=self._time.now(),
         )
-        if self._waiting:
-            self._wake_if_sooner()
+        if self._waiting and self.model.last_push_at < self._waiting_for:
+            self._wake()
 
     def save_state(self) -> str | None:
         return self.model.save_state()
@@ -113,13 +113,12 @@ class SimulatedCarrier:
                 message.message_id, *codes, at=at
             )
 
-    def _wake_if_sooner(self) -> None:
-        # run() sleeps until its next event; only an earlier one needs to wake it. accept and
-        # restore queue at most one event, the model's latest (when accept queued none, a
-        # stale time at worst wakes run() for nothing).
-        if self.model.last_push_at < self._waiting_for:
-            self._waiting = False
-            self._time.poke()
+    def _wake(self) -> None:
+        # Called when accept or restore queued an event earlier than the one run() sleeps
+        # until (they queue at most one, the model's latest: when accept queued none, a stale
+        # time at worst wakes run() for nothing). Later events need no wake-up.
+        self._waiting = False
+        self._time.poke()
 
     def cancel(self, message_id: str) -> bool:
         return self.model.cancel(message_id)
