@@ -1324,6 +1324,9 @@ class CarrierModel:
             # Identity tests: an Enum's __hash__ runs in Python, and this runs per attempt.
             if state is _OFFLINE or state is _NO_COVERAGE:
                 record.waiting = 503 if state is _OFFLINE else 502
+                # Past both hops: their latencies are spent, and a waiting message may wait
+                # for days (100,000 of them hold 5 MB of floats less).
+                record.gateway_latency = record.carrier_latency = 0.0
                 record.base_at = at
                 record.base_attempts = record.attempts
                 # The handset stays as it is until the next known rule boundary, so the
