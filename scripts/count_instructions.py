@@ -94,8 +94,6 @@ def _router(messages: int, carrier_kind: str) -> None:
         sim_now=clock,
         reassembler=Reassembler(60.0),
     )
-    if simulated is not None:
-        simulated.attach(router)  # as run() does; the loop below stands in for run()
     pdu = _submit_sm(0)
     outbox = router.outboxes["acme"]
     for _ in range(messages // 100):

@@ -286,7 +286,9 @@ class Router:
         if carrier_name is None:
             self._advance(message, self._unroutable, sim_now)
         else:
-            self.carriers[carrier_name].submit(message)
+            reached = self.carriers[carrier_name].submit(message)
+            if reached:  # statuses reached on acceptance (Carrier.submit)
+                self._record(message, reached, sim_now)
         return _accepted(CommandStatus.ESME_ROK, message.message_id)
 
     def _source_address(self, ton: int, npi: int, addr: str) -> Address:
@@ -462,11 +464,6 @@ class Router:
                     record(message, report.codes, report.at)
                 else:
                     self._record_history(message, history)
-
-    def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
-        """``on_status`` for a message a carrier was given (see BatchStatusSink)."""
-        if message.done_time is None:
-            self._record(message, codes, at)
 
     def _record(self, message: Message, codes: tuple[int, ...], at: float) -> None:
         if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:

@@ -552,9 +552,9 @@ async def test_load_state_refuses_garbage() -> None:
 async def test_a_sink_with_only_on_status_gets_every_transition(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """The router takes the codes reached at acceptance with the message itself
-    (on_message_status) and later ones in slices (on_statuses); a sink that has neither,
-    as StatusSink allows, gets the same transitions one on_status call each."""
+    """The codes reached at acceptance are submit's answer (the router records them); the
+    router takes later ones in slices (on_statuses); a sink without on_statuses, as
+    StatusSink allows, gets the same transitions one on_status call each."""
 
     class Calls:
         def __init__(self) -> None:
@@ -577,9 +577,9 @@ async def test_a_sink_with_only_on_status_gets_every_transition(
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(carrier.run, sink)
-        carrier.submit(message)
+        accepted = carrier.submit(message)
         await trio.sleep(10)
         nursery.cancel_scope.cancel()
     codes = [(code, at - T0) for _, reached, at in sink.calls for code in reached if at]
-    assert codes == [*TO_CARRIER[2:], (113, 3.0), (201, 6.0)]
+    assert [(code, 0.0) for code in accepted] + codes == [*TO_CARRIER[2:], (113, 3.0), (201, 6.0)]
     assert {message_id for message_id, _, _ in sink.calls} == {"m1"}

@@ -52,16 +52,18 @@ class BatchStatusSink(StatusSink, Protocol):
         """``on_status(report.message_id, *codes, at=at)`` for each report, in order, and in
         a report for each of its times (the codes reached at that time)."""
 
-    def on_message_status(self, message: Message, codes: tuple[int, ...], at: float) -> None:
-        """``on_status(message.message_id, *codes, at=at)`` for the message as ``submit``
-        gave it, without looking it up by id."""
-
 
 class Carrier(Protocol):
     name: str
 
-    def submit(self, message: Message) -> None:
-        """Take an accepted message. Must not block: queue it and return."""
+    def submit(self, message: Message) -> tuple[int, ...] | None:
+        """Take an accepted message. Must not block: queue it and return.
+
+        Returns:
+            The operator codes the message reached on being taken, if any (e.g. 103 Funded,
+            110 Sending), for the router to record at its submit_time; None or () for none.
+            Everything later goes to the ``StatusSink``.
+        """
 
     def cancel(self, message_id: str) -> bool:
         """Withdraw a message that is still queued; True if it was (the caller records 203)."""

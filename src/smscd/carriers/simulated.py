@@ -10,7 +10,6 @@ transition is reported with the simulation time it happened at, not the time it 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import structlog
 import trio
@@ -32,10 +31,6 @@ _BATCH = 2000
 _WAKE_SLACK = 0.001
 
 
-def _unattached(message: Message, codes: tuple[int, ...], at: float) -> None:
-    raise AssertionError("submit reports at once only with a sink attached")
-
-
 class SimulatedCarrier:
     def __init__(
         self, name: str, profile: Profile, rng: random.Random, time: SimulationTime
@@ -48,12 +43,12 @@ class SimulatedCarrier:
         # earlier (a wake-up unparks every clock waiter, and submits come thousands a second).
         self._waiting = False
         self._waiting_for = float("inf")
-        self._sink: StatusSink | None = None
-        self._report_now: Callable[[Message, tuple[int, ...], float], None] = _unattached
 
     # ------------------------------------------------------------------ Carrier protocol
 
-    def submit(self, message: Message) -> None:
+    def submit(self, message: Message) -> tuple[int, ...]:
+        # The first step happens at acceptance (103 Funded, 110 Sending, or an outcome that
+        # strikes at once): returned to the router, without a heap round trip.
         concat = message.concat
         model = self.model
         codes = model.accept(
@@ -65,14 +60,11 @@ class SimulatedCarrier:
             message.scheduled_time,
             message.source.addr,
             None if concat is None else (concat.reference, concat.total, concat.sequence),
-            self._sink is not None,
+            True,
         )
-        if codes:
-            # The first step happens at acceptance (103 Funded, 110 Sending): reported now,
-            # without a heap round trip and a wake-up of run() per message.
-            self._report_now(message, codes, message.submit_time)
         if self._waiting and model.last_push_at < self._waiting_for:
             self._wake()
+        return codes
 
     def restore(self, message: Message) -> None:
         # The fields are read as in submit, which keeps its own copy inline: a helper would
@@ -102,17 +94,6 @@ class SimulatedCarrier:
         self.model.load_state(state)
         self._time.poke()
 
-    def attach(self, sink: StatusSink) -> None:
-        """Report to ``sink`` from now on (run() does this first)."""
-        self._sink = sink
-        on_message_status = getattr(sink, "on_message_status", None)
-        if on_message_status is not None:
-            self._report_now = on_message_status
-        else:
-            self._report_now = lambda message, codes, at: sink.on_status(
-                message.message_id, *codes, at=at
-            )
-
     def _wake(self) -> None:
         # Called when accept or restore queued an event earlier than the one run() sleeps
         # until (they queue at most one, the model's latest: when accept queued none, a stale
@@ -138,7 +119,6 @@ class SimulatedCarrier:
     async def run(
         self, sink: StatusSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        self.attach(sink)
         task_status.started()
         model = self.model
         time = self._time
