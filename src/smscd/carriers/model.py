@@ -857,7 +857,11 @@ class CarrierModel:
         if record.stage != _QUEUE and scheduled_time is not None:
             start = max(submit_time, scheduled_time)
         if immediate and start <= submit_time:
-            # The first step is due now: run it here rather than through the heap.
+            # The first step is due now: run it here rather than through the heap (the
+            # usual one inline: _step's for a message that neither stops nor strikes there).
+            if record.stop is None and record.stage != _QUEUE:
+                self._push(record, message_id, start + record.gateway_latency, _GATEWAY)
+                return _FUNDED_SENDING
             return self._step(message_id, record, _START, start)
         self._push(record, message_id, start, _START)
         return ()
