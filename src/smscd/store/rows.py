@@ -88,10 +88,18 @@ _HISTORY_STRUCTS: dict[int, struct.Struct] = {}
 
 def pack_history(history: Sequence[StatusEvent]) -> bytes:
     """The history as ``<Hd`` records, oldest first."""
-    if isinstance(history, StatusHistory):
+    if type(history) is StatusHistory:
         flat = history.flat
-        return _events_struct(len(flat) >> 1).pack(*flat)
+        # Once or twice per message written: the packer by length without a call.
+        pack = _HISTORY_PACKERS.get(len(flat))
+        if pack is None:
+            pack = _HISTORY_PACKERS[len(flat)] = _events_struct(len(flat) >> 1).pack
+        return pack(*flat)
     return b"".join(_pack_event(event.code, event.at) for event in history)
+
+
+# struct.pack by the length of a flat history ([code, at, ...]).
+_HISTORY_PACKERS: dict[int, Callable[..., bytes]] = {}
 
 
 def unpack_history(blob: bytes) -> StatusHistory:
@@ -137,6 +145,13 @@ def message_row(message: Message) -> MessageRow:
     source = message.source
     destination = message.destination
     concat = message.concat
+    # _text_in's common case inline (no text, or ASCII): once or twice per message written.
+    text: str | bytes | None = message.text
+    if text is not None and not text.isascii():
+        text = _text_in(message.text)
+    concat_text: str | bytes | None = message.concat_text
+    if concat_text is not None:
+        concat_text = _text_in(message.concat_text)
     return (
         message_id,
         num,
@@ -154,7 +169,7 @@ def message_row(message: Message) -> MessageRow:
         message.registered_delivery,
         message.protocol_id,
         message.priority_flag,
-        _text_in(message.text),
+        text,
         message.parts,
         message.validity_deadline,
         message.scheduled_time,
@@ -164,7 +179,7 @@ def message_row(message: Message) -> MessageRow:
         None if concat is None else concat.reference,
         None if concat is None else concat.total,
         None if concat is None else concat.sequence,
-        _text_in(message.concat_text),
+        concat_text,
         message.carrier,
     )
 
