@@ -459,36 +459,29 @@ class Router:
         for report in reports:
             message = get(report.message_id)
             if message is not None and message.done_time is None:
-                history = report.history
-                if history is None:
-                    record(message, report.codes, report.at)
-                else:
-                    self._record_history(message, history)
+                record(message, report.codes, report.at, report.history)
 
-    def _record(self, message: Message, codes: tuple[int, ...], at: float) -> None:
+    def _record(
+        self,
+        message: Message,
+        codes: tuple[int, ...],
+        at: float,
+        history: tuple[float, ...] | None = None,
+    ) -> None:
+        """Record ``codes``, the last reached at ``at``; ``history`` (``(code, at, ...)``),
+        when given, has each code's own time (see StatusReport)."""
         if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
-            for code in codes:  # a notification for each code
+            for index, code in enumerate(codes):  # a notification for each code
                 if message.done_time is not None:
                     return
-                self._advance(message, code, at)
+                self._advance(message, code, at if history is None else history[2 * index + 1])
             return
         # The common case, once per carrier transition rather than once per code.
-        message.record_codes(codes, at)
+        if history is None:
+            message.record_codes(codes, at)
+        else:
+            message.record_history(history)
         self.store.update(message, at)
-        if message.done_time is not None:
-            self._finished(message)
-
-    def _record_history(self, message: Message, history: tuple[float, ...]) -> None:
-        """``_record`` for codes reached at different times, given as ``(code, at, ...)``:
-        one store update for all."""
-        if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
-            for index in range(0, len(history), 2):
-                if message.done_time is not None:
-                    return
-                self._advance(message, int(history[index]), history[index + 1])
-            return
-        message.record_history(history)
-        self.store.update(message, history[-1])
         if message.done_time is not None:
             self._finished(message)
 

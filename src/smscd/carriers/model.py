@@ -52,13 +52,13 @@ Choices, and why:
   (handset states and magic numbers come first): one weighted draw per message at
   acceptance, and its three hop latencies drawn then too, so the same seed and the same
   calls in the same order give the same transitions, however the caller slices time into
-  ``advance`` calls.
+  ``advance`` calls. The default mix is 201 only; a profile that wants a lossy network
+  gives other final codes a weight.
 * **Hops due together run together.** When ``advance(now)`` reaches a message, the hops of
   that message that are also due by ``now`` run at once (one ``Transition`` with a time per
   code) instead of one heap round trip each: each status keeps its own simulation time;
   only the order of reports between messages changes. Under load, and after a clock jump,
-  that is most hops. The default mix is 201 only;
-  a profile that wants a lossy network gives other final codes a weight.
+  that is most hops.
 * **Invalid destinations** (not 1-15 digits after an optional ``+``) end with 409
   InvalidRecipient at once; **banned words** with 404 ContentRejected at once.
 * **Ties at the deadline**: anything due exactly at the validity deadline loses to expiry.
@@ -148,11 +148,12 @@ _AT_GATEWAY = (int(Code.DELIVERED_TO_GATEWAY),)
 _AT_CARRIER = (int(Code.DELIVERED_TO_CARRIER),)
 _AT_GSM = (int(Code.DELIVERED_TO_GSM),)
 _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM))
-_GATEWAY_CODE, _CARRIER_CODE, _GSM_CODE = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
+# What an express message reaches from the gateway to the phone's network, then by outcome
+# with the phone's hop (see _express).
 _TO_GSM = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
-# What an express message reaches from the gateway on, by outcome (see _express).
+_GATEWAY_CODE, _CARRIER_CODE, _GSM_CODE = _TO_GSM
 _EXPRESS_CODES: dict[int, tuple[int, ...]] = {
-    int(code): (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM, int(code)) for code in STATUS_CODES
+    int(code): (*_TO_GSM, int(code)) for code in STATUS_CODES
 }
 # A final code as the one-code tuple a step returns, made once (see _end).
 _ENDING: dict[int, tuple[int]] = {int(code): (int(code),) for code in STATUS_CODES}
@@ -857,11 +858,7 @@ class CarrierModel:
         if record.stage != _QUEUE and scheduled_time is not None:
             start = max(submit_time, scheduled_time)
         if immediate and start <= submit_time:
-            # The first step is due now: run it here rather than through the heap (the
-            # usual one inline: _step's for a message that neither stops nor strikes there).
-            if record.stop is None and record.stage != _QUEUE:
-                self._push(record, message_id, start + record.gateway_latency, _GATEWAY)
-                return _FUNDED_SENDING
+            # The first step is due now: run it here rather than through the heap.
             return self._step(message_id, record, _START, start)
         self._push(record, message_id, start, _START)
         return ()
@@ -1158,28 +1155,23 @@ class CarrierModel:
                 del pending[message_id]
                 out.append(_transition(message_id, _EXPIRED_CODES, at, None))
                 continue
-            if (
-                kind in (_GATEWAY, _HANDSET)
-                and record.express
-                and self._express_ok
-                and not self.handsets.has_rules
-            ):
-                self._top_is_done = True
-                if kind == _GATEWAY:
-                    express = self._express(message_id, record, at, now)
-                else:
-                    express = self._express_handset(message_id, record, at, None)
-                if express is not None:
-                    if self._top_is_done:
-                        self._top_is_done = False
-                        heapq.heappop(heap)
-                    out.append(express)
-                    continue
-                self._top_is_done = False
             # The entry stays on top while its step runs: a step that schedules the next one
             # swaps it in with one heapreplace (one sift instead of a pop and a push).
             self._top_is_done = True
             try:
+                if (
+                    kind in (_GATEWAY, _HANDSET)
+                    and record.express
+                    and self._express_ok
+                    and not self.handsets.has_rules
+                ):
+                    if kind == _GATEWAY:
+                        express = self._express(message_id, record, at, now)
+                    else:
+                        express = self._express_handset(message_id, record, at, None)
+                    if express is not None:
+                        out.append(express)
+                        continue
                 codes = self._step(message_id, record, kind, at)
                 if self._chained is not None:
                     chain = self._run_chain(message_id, record, codes, at)
@@ -1227,8 +1219,8 @@ class CarrierModel:
             limit = self.handsets.default_max_age
             if limit is not None and at - record.submit_time > limit:
                 outcome = int(Code.DELIVERY_TO_HANDSET_FAILED)
-            else:  # _deliver, for a single message (an express one is)
-                self._show(record.destination, _inbox_entry(record.source, record.text, at, 1, ()))
+            else:
+                self._deliver(record, at)
         del self._pending[message_id]
         if gateway_at is None:
             return _transition(message_id, _ENDING.get(outcome) or (outcome,), at, None)
@@ -1441,8 +1433,6 @@ class CarrierModel:
 
     def _draw(self, mix: tuple[tuple[int, ...], tuple[float, ...]]) -> int:
         codes, weights = mix
-        if len(codes) == 1:
-            return codes[0]
         point = self._rng.random() * weights[-1]
         for code, bound in zip(codes, weights, strict=True):
             if point < bound:
@@ -1451,7 +1441,7 @@ class CarrierModel:
 
     def _banned(self, text: str) -> bool:
         banned = self.profile.banned_words
-        return bool(banned) and any(w in banned for w in _WORD.findall(text.casefold()))
+        return any(w in banned for w in _WORD.findall(text.casefold()))
 
     def _deliver(self, record: _Pending, at: float) -> None:
         if record.concat is None:

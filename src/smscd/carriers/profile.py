@@ -149,8 +149,7 @@ class Latency:
             return lambda: (gateway(), draw_carrier(), draw_handset())
         # Two lognormal hops after a gateway that does not use random.gauss: one pass of
         # gauss's Box-Muller gives both normals, as its two calls in a row would (the first
-        # computes the pair and keeps the second for the next call), with half the calls. A
-        # uniform gateway (the default's) is drawn inline, by Distribution.sampler's formula.
+        # computes the pair and keeps the second for the next call), with half the calls.
         uniform, exp, log, sqrt, cos, sin = (
             rng.random,
             math.exp,
@@ -163,11 +162,8 @@ class Latency:
         mu_handset, sigma_handset = math.log(handset.a), handset.b
         two_pi = 2.0 * math.pi
 
-        uniform_gateway = self.gateway.kind == "uniform"
-        low, width = self.gateway.a, self.gateway.b - self.gateway.a
-
         def draw() -> tuple[float, float, float]:
-            at_gateway = low + width * uniform() if uniform_gateway else gateway()
+            at_gateway = gateway()
             if rng.gauss_next is not None:  # type: ignore[attr-defined]
                 # A normal left over by someone else's gauss(): gauss would use it first.
                 return (

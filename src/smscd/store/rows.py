@@ -90,16 +90,11 @@ def pack_history(history: Sequence[StatusEvent]) -> bytes:
     """The history as ``<Hd`` records, oldest first."""
     if type(history) is StatusHistory:
         flat = history.flat
-        # Once or twice per message written: the packer by length without a call.
-        pack = _HISTORY_PACKERS.get(len(flat))
-        if pack is None:
-            pack = _HISTORY_PACKERS[len(flat)] = _events_struct(len(flat) >> 1).pack
-        return pack(*flat)
+        count = len(flat) >> 1
+        # Once or twice per message written: _events_struct's lookup without the call.
+        packer = _HISTORY_STRUCTS.get(count) or _events_struct(count)
+        return packer.pack(*flat)
     return b"".join(_pack_event(event.code, event.at) for event in history)
-
-
-# struct.pack by the length of a flat history ([code, at, ...]).
-_HISTORY_PACKERS: dict[int, Callable[..., bytes]] = {}
 
 
 def unpack_history(blob: bytes) -> StatusHistory:
