@@ -1,8 +1,15 @@
 """A ``Message`` as a row of the ``messages`` table, and as a JSON object for export.
 
-The row is a plain tuple of ``str``, ``int``, ``float``, ``bytes`` and ``None``: it is built on
-the event-loop thread (where the message may change next) and bound to SQL on a worker thread,
-so it must share nothing mutable with the message.
+The row is a plain tuple of ``str``, ``int``, ``float`` and ``bytearray``: it is built on the
+event-loop thread (where the message may change next) and bound to SQL by the writer, so it
+must share nothing with the message (each ``bytearray`` is a fresh copy).
+
+A row has no ``None`` and no ``bytes``: Python's sqlite3 binds ``str``, ``int``, ``float``
+and ``bytearray`` as they are, but sends every other value through its adapter lookup (a
+tuple, a dict lookup and two attribute lookups), which took a fifth of the writer's time. A
+NULL is written as ``NULL`` (a float NaN, which SQLite stores as NULL) and a BLOB as a
+``bytearray``; rows read back hold ``None`` and ``bytes`` as usual. Measured on the benchmark's
+batches: 25 to 17 microseconds of writer CPU a message.
 
 The history is packed as one ``<Hd`` record per event (operator code, simulation time): 10
 bytes an event, and about three times faster to build than compact JSON, which matters because
@@ -11,6 +18,7 @@ every status change rewrites the row.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeAlias
@@ -23,6 +31,7 @@ from smscd.smpp.frozen import positional_factory
 __all__ = [
     "MESSAGE_COLUMNS",
     "MESSAGE_COLUMN_LIST",
+    "NULL",
     "MessageRow",
     "message_from_row",
     "message_record",
@@ -68,6 +77,9 @@ MESSAGE_COLUMN_LIST: Final = ", ".join(MESSAGE_COLUMNS)
 
 MessageRow: TypeAlias = tuple[object, ...]
 
+#: What a row binds for SQL NULL: SQLite stores a NaN as NULL (see the module text).
+NULL: Final = math.nan
+
 _EVENT: Final = struct.Struct("<Hd")
 _pack_event: Final = _EVENT.pack
 # The largest id that fits SQLite's signed 64-bit INTEGER with every digit count: 18 digits.
@@ -109,17 +121,17 @@ def unpack_history(blob: bytes) -> StatusHistory:
     return StatusHistory.from_flat(list(_events_struct(count).unpack(blob)))
 
 
-def _text_in(text: str | None) -> str | bytes | None:
+def _text_in(text: str) -> str | bytearray:
     # UCS-2 text is decoded with "surrogatepass", so it may hold a lone surrogate, which
     # sqlite3 cannot bind as TEXT. Such a text is kept as its surrogatepass UTF-8 in a BLOB
     # (SQLite keeps a value's own type whatever the column's affinity); every other text stays
     # readable TEXT.
-    if text is None or text.isascii():
+    if text.isascii():
         return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
+        return bytearray(text.encode("utf-8", "surrogatepass"))
     return text
 
 
@@ -130,23 +142,23 @@ def _text_out(value: str | bytes | None) -> str | None:
 
 
 def message_row(message: Message) -> MessageRow:
-    """The row for ``message``, in ``MESSAGE_COLUMNS`` order."""
+    """The row for ``message``, in ``MESSAGE_COLUMNS`` order, to bind (see the module text:
+    no ``None``, no ``bytes``)."""
     message_id = message.message_id
-    num = (
+    num: int | float = (
         int(message_id)
         if message_id.isascii() and message_id.isdigit() and len(message_id) <= _MAX_NUM_DIGITS
-        else None
+        else NULL
     )
     source = message.source
     destination = message.destination
     concat = message.concat
-    # _text_in's common case inline (no text, or ASCII): once or twice per message written.
-    text: str | bytes | None = message.text
-    if text is not None and not text.isascii():
-        text = _text_in(message.text)
-    concat_text: str | bytes | None = message.concat_text
-    if concat_text is not None:
-        concat_text = _text_in(message.concat_text)
+    text = message.text
+    concat_text = message.concat_text
+    validity_deadline = message.validity_deadline
+    scheduled_time = message.scheduled_time
+    done_time = message.done_time
+    carrier = message.carrier
     return (
         message_id,
         num,
@@ -157,25 +169,26 @@ def message_row(message: Message) -> MessageRow:
         destination.ton,
         destination.npi,
         destination.addr,
-        message.payload,
+        bytearray(message.payload),
         message.submit_time,
         message.data_coding,
         message.esm_class,
         message.registered_delivery,
         message.protocol_id,
         message.priority_flag,
-        text,
+        # _text_in's common case inline (ASCII): once or twice per message written.
+        NULL if text is None else text if text.isascii() else _text_in(text),
         message.parts,
-        message.validity_deadline,
-        message.scheduled_time,
+        NULL if validity_deadline is None else validity_deadline,
+        NULL if scheduled_time is None else scheduled_time,
         message.status,
-        pack_history(message.history),
-        message.done_time,
-        None if concat is None else concat.reference,
-        None if concat is None else concat.total,
-        None if concat is None else concat.sequence,
-        concat_text,
-        message.carrier,
+        bytearray(pack_history(message.history)),
+        NULL if done_time is None else done_time,
+        NULL if concat is None else concat.reference,
+        NULL if concat is None else concat.total,
+        NULL if concat is None else concat.sequence,
+        NULL if concat_text is None else _text_in(concat_text),
+        NULL if carrier is None else carrier,
     )
 
 

@@ -62,6 +62,7 @@ from smscd.store.errors import StoreError, StoreVersionError, store_errors
 from smscd.store.memory import MemoryStore
 from smscd.store.rows import (
     MESSAGE_COLUMN_LIST,
+    NULL,
     MessageRow,
     message_from_row,
     message_record,
@@ -95,7 +96,7 @@ _SELECT_PENDING: Final = (
 )
 _EXPORT_CHUNK: Final = 1_000
 
-# seq, key, system_id, pdu, message_id, final: an outbox row to write.
+# seq, key, system_id, pdu, message_id (or NULL), final: an outbox row to write.
 _OutboxPut: TypeAlias = OutboxPut
 WriterKind: TypeAlias = Literal["thread", "process"]
 
@@ -369,7 +370,15 @@ class SqliteStore:
         else:
             seq = self._next_seq
             self._next_seq = seq + 1
-        self._outbox_ops[key] = (seq, key, system_id, pdu_bytes, message_id, final)
+        # In the form the writer binds (see smscd.store.rows: no None, no bytes, no bool).
+        self._outbox_ops[key] = (
+            seq,
+            key,
+            system_id,
+            bytearray(pdu_bytes),
+            NULL if message_id is None else message_id,
+            int(final),
+        )
 
     def ack_outbox(self, key: str) -> None:
         """The ESME acknowledged it: removed with the next batch."""
@@ -385,7 +394,9 @@ class SqliteStore:
             stored = self._reader.execute(
                 "SELECT seq, key, system_id, pdu, message_id, final FROM outbox ORDER BY seq"
             ).fetchall()
-        rows: dict[str, _OutboxPut] = {row[1]: tuple(row) for row in stored}
+        rows: dict[str, tuple[int, str, str, bytes, str | None, int]] = {
+            row[1]: tuple(row) for row in stored
+        }
         overlays = [self._outbox_ops]
         if self._inflight is not None:
             overlays.insert(0, self._inflight.outbox)
@@ -393,10 +404,12 @@ class SqliteStore:
             for key, put in ops.items():
                 if put is None:
                     rows.pop(key, None)
-                elif key in rows:  # the disk's seq wins, as in the upsert
-                    rows[key] = (rows[key][0], *put[1:])
-                else:
-                    rows[key] = put
+                    continue
+                seq, _, system_id, pdu, message_id, final = put
+                if key in rows:  # the disk's seq wins, as in the upsert
+                    seq = rows[key][0]
+                unbound = None if isinstance(message_id, float) else message_id  # NULL
+                rows[key] = (seq, key, system_id, bytes(pdu), unbound, final)
         return [
             OutboxRecord(key, system_id, pdu, message_id, bool(final))
             for _, key, system_id, pdu, message_id, final in sorted(rows.values())
