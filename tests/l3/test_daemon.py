@@ -24,11 +24,21 @@ from smscd.message import Message
 from smscd.router import Router
 from smscd.smpp.codec import PduReader, decode, encode
 from smscd.smpp.constants import BindType, CommandStatus
-from smscd.smpp.pdus import BindReceiver, DeliverSm, EnquireLink, QuerySm, SubmitSm, SubmitSmResp
+from smscd.smpp.pdus import (
+    BindReceiver,
+    BindTransmitter,
+    DeliverSm,
+    EnquireLink,
+    Pdu,
+    QuerySm,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+)
 from smscd.smpp.session import SessionConfig
 from smscd.status import Code
 from smscd.store.errors import StoreError
-from smscd.store.sqlite import Batch
+from smscd.store.sqlite import Batch, SqliteStore
 
 ACCOUNT = """
 [[accounts]]
@@ -493,19 +503,27 @@ async def test_pending_messages_resume_after_a_restart_and_ids_never_repeat(
         assert [e.code for e in message.history] == [101, 102, 110, 201]
 
 
+def hold_writes(store: SqliteStore, *, fail: bool = False) -> threading.Event:
+    """Make the store's batches wait for the returned event, then be written (or fail)."""
+    gate = threading.Event()
+    write = store.write_batch
+
+    def held_write(batch: Batch) -> None:
+        gate.wait(10)
+        if fail:
+            raise StoreError("disk full")
+        write(batch)
+
+    store.write_batch = held_write  # type: ignore[method-assign]
+    return gate
+
+
 async def test_no_esme_rok_before_the_message_is_committed(tmp_path: Path) -> None:
     config = durable_config(tmp_path / "smscd.db")
     async with running(config) as (daemon, addresses), esme(addresses.smpp) as client:
         assert daemon.durable is not None
         store = daemon.durable
-        gate = threading.Event()
-        write = store.write_batch
-
-        def slow_write(batch: Batch) -> None:
-            gate.wait(10)
-            write(batch)
-
-        store.write_batch = slow_write  # type: ignore[method-assign]
+        gate = hold_writes(store)
         answers: list[int] = []
 
         async def submit_one() -> None:
@@ -552,3 +570,54 @@ async def test_store_write_failure_answers_rsyserr_and_the_daemon_keeps_serving(
         # The refused message was withdrawn: only the accepted one has a receipt.
         assert receipt.tlvs.receipted_message_id == response.message_id  # type: ignore[union-attr]
         assert store.counts()["messages"] == 1
+
+
+@pytest.mark.parametrize("committed", [True, False])
+async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp(
+    tmp_path: Path, committed: bool
+) -> None:
+    # SMPP 3.4 (4.2): the unbind_resp closes the session, so every request before the
+    # unbind gets its response first, even one waiting for its batch to reach the disk
+    # (ESME_ROK), or whose batch then fails (ESME_RSYSERR).
+    config = durable_config(tmp_path / "smscd.db")
+    async with running(config) as (daemon, addresses):
+        assert daemon.durable is not None
+        store = daemon.durable
+        write = store.write_batch
+        gate = hold_writes(store, fail=not committed)
+        sock = trio.socket.socket()
+        await sock.connect(addresses.smpp)
+        await sock.send(
+            encode(BindTransmitter(sequence_number=1, system_id="acme", password="secret"))
+        )
+        reader = PduReader()
+        received: list[Pdu] = []
+
+        async def read_until_closed() -> None:
+            while data := await sock.recv(65536):
+                reader.feed(data)
+                received.extend(reader)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read_until_closed)
+                while not received:
+                    await trio.sleep(0.01)
+                await sock.send(
+                    encode(submit(sequence_number=2))
+                    + encode(submit(sequence_number=3))
+                    + encode(Unbind(sequence_number=4))
+                )
+                await trio.sleep(0.3)  # the unbind has arrived; the commit is held
+                gate.set()
+        sock.close()
+        store.write_batch = write  # type: ignore[method-assign]
+        assert store.counts()["messages"] == (2 if committed else 0)
+    assert [(type(p).__name__, p.sequence_number) for p in received] == [
+        ("BindTransmitterResp", 1),
+        ("SubmitSmResp", 2),
+        ("SubmitSmResp", 3),
+        ("UnbindResp", 4),
+    ]
+    submit_status = CommandStatus.ESME_ROK if committed else CommandStatus.ESME_RSYSERR
+    assert [p.command_status for p in received] == [0, submit_status, submit_status, 0]

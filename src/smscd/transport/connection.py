@@ -124,7 +124,7 @@ class SmppConnection:
         now = trio.current_time()
         self._session = Session(Role.SMSC, session_config, now)
         self._connected_at = context.wall_clock()
-        self._out: list[bytes] = []
+        self._out: list[bytes | bytearray] = []
         self._out_bytes = 0
         self._closing = False
         self._unbind_sent = False
@@ -139,6 +139,9 @@ class SmppConnection:
         # Responses that promise durability (ESME_ROK to a submit, cancel, replace), held
         # until the store commits the batch numbered by their ticket: (ticket, response).
         self._deferred: deque[tuple[int, ResponsePdu | bytes]] = deque()
+        # The session ended with submits still waiting for their commit: its last output, the
+        # unbind_resp included, held until they are answered (see _on_unbound).
+        self._unbind_tail: bytearray | None = None
         self._cancel_scope = trio.CancelScope()
         self._log = log.bind(session_id=self.session_id, peer=self._peer)
 
@@ -188,9 +191,18 @@ class SmppConnection:
         """Called by the committer after a commit: answer the submits it made durable now,
         rather than wake the pump to do it (a scheduling round later, behind every session's
         read of a whole chunk). Only queues bytes: the writer task sends them."""
-        if self._deferred:
-            self._release_deferred()
+        if not self._deferred:
+            return
+        self._release_deferred()
+        tail = self._unbind_tail
+        if tail is None:
             self._flush()
+            return
+        self._queue_out(self._session.data_to_send())  # before the held unbind_resp
+        if not self._deferred:
+            self._unbind_tail = None
+            self._queue_out(tail)
+            self._close("unbound")
 
     def _wake_pump(self) -> None:
         self._pump_lot.unpark_all()
@@ -299,12 +311,30 @@ class SmppConnection:
 
     def _flush(self) -> None:
         data = self._session.data_to_send()
+        if self._unbind_tail is not None:
+            self._unbind_tail += data  # nothing may follow the unbind_resp out
+        elif data:
+            self._queue_out(data)
+        elif self._closing:
+            self._write_lot.unpark_all()
+
+    def _queue_out(self, data: bytes | bytearray) -> None:
         if data:
             self._out.append(data)
             self._out_bytes += len(data)
             self._write_lot.unpark_all()
-        elif self._closing:
-            self._write_lot.unpark_all()
+
+    def _on_unbound(self) -> None:
+        """The unbind handshake is over. An unbind_resp ends the session, so every request
+        received before the unbind is answered first (SMPP 3.4, 4.2): submits still waiting
+        for their commit hold the session's last output, unbind_resp included, until
+        ``_on_commit`` answers them (a failed commit answers them too), for FLUSH_TIMEOUT at
+        most."""
+        if not self._deferred:
+            self._close("unbound")
+            return
+        self._unbind_tail = bytearray(self._session.data_to_send())
+        self._cancel_scope.deadline = trio.current_time() + FLUSH_TIMEOUT
 
     def _close(self, reason: str) -> None:
         if not self._closing:
@@ -343,7 +373,7 @@ class SmppConnection:
                 assert isinstance(event, RequestTimedOut)
                 self._on_timeout(event.request, event.context)
             elif kind is Unbound:
-                self._close("unbound")
+                self._on_unbound()
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
                 self._close(event.reason)
