@@ -56,7 +56,7 @@ from smscd.message import MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.router import Router
 from smscd.routing import Route, RouteTable
-from smscd.scenario_player import play_scenario
+from smscd.scenario_player import ScenarioProgress, play_scenario, scenario_digest
 from smscd.simtime import SimulationTime
 from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.constants import CommandId
@@ -421,7 +421,26 @@ class Daemon:
             task_status.started(_parse_bind(bound[0]))
 
     async def _play_scenario(self, scenario: Scenario) -> None:
-        await play_scenario(scenario, self.time, self.simulated_carriers(), self.router)
+        store = self.durable
+        await play_scenario(
+            scenario,
+            self.time,
+            self.simulated_carriers(),
+            self.router,
+            # The parsed timeline, not the file's octets: an edit that changes no event
+            # (a comment, spacing) still resumes.
+            digest=scenario_digest(repr(scenario).encode()),
+            resume=None if store is None else ScenarioProgress.loads(store.get_state("scenario")),
+            on_progress=None if store is None else self._save_scenario,
+        )
+
+    def _save_scenario(self, progress: ScenarioProgress) -> None:
+        store = self.durable
+        assert store is not None
+        # With the handset rules it scheduled and what it just did, in the same batch: a
+        # restart finds them all or none.
+        self._save_carriers()
+        store.set_state("scenario", progress.dumps())
 
     async def _housekeeping(self) -> None:
         gc.set_threshold(*GC_THRESHOLDS)

@@ -4,12 +4,21 @@ Handset changes are handed to the carrier models up front as dated rules: the mo
 knows future state changes, so a clock advanced over them in one jump still sees each change
 at its exact simulation time, in order with the messages it affects. MO messages and clock
 rate changes are actions, played when simulation time reaches them.
+
+Progress. With a durable store the daemon keeps a ``ScenarioProgress`` (which file, when it
+started, how many events are behind it) and a restart with the same file goes on where the
+last run stopped: events already played are not played again (an MO sent twice would be a
+message the handset never sent), the handset rules are already in the carriers' saved state,
+and the rest keep their times from the original start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 
+import attrs
 import structlog
 
 from smscd.carriers.scenario import (
@@ -40,29 +49,97 @@ def schedule_handsets(
                 carrier.set_max_age(event.pattern, event.max_message_age, start=start + event.at)
 
 
+@attrs.frozen
+class ScenarioProgress:
+    """How far a scenario has been played.
+
+    Attributes:
+        digest: ``scenario_digest`` of the file played.
+        start: the simulation time its offsets count from.
+        played: how many of its events (in timeline order) are behind it.
+    """
+
+    digest: str
+    start: float
+    played: int
+
+    def dumps(self) -> str:
+        return json.dumps({"digest": self.digest, "start": self.start, "played": self.played})
+
+    @classmethod
+    def loads(cls, text: str | None) -> ScenarioProgress | None:
+        """The progress saved by ``dumps``; None when there is none or it is unreadable."""
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(str(data["digest"]), float(data["start"]), int(data["played"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("scenario_progress_unreadable", progress=text[:100])
+            return None
+
+
+def scenario_digest(content: bytes) -> str:
+    """What identifies a scenario file across restarts: its content's SHA-256."""
+    return hashlib.sha256(content).hexdigest()
+
+
 async def play_scenario(
     scenario: Scenario,
     time: SimulationTime,
     carriers: Sequence[SimulatedCarrier],
     router: Router,
+    *,
+    digest: str = "",
+    resume: ScenarioProgress | None = None,
+    on_progress: Callable[[ScenarioProgress], None] | None = None,
 ) -> None:
-    """Run the scenario from now to its last event, then return."""
-    start = time.now()
-    log.info("scenario_started", scenario=scenario.name, events=len(scenario.events))
-    schedule_handsets(scenario, start, carriers)
-    for index, event in enumerate(scenario.events):
-        if isinstance(event, HandsetChange | MaxAgeChange):
-            continue
-        await time.sleep_until(start + event.at)
-        if isinstance(event, MobileOriginated):
-            try:
-                router.inject_mo(event.source, event.destination, event.text, event.data_coding)
-            except MoError as exc:
-                # A scenario written for another account set-up: say so, keep playing.
-                log.warning(
-                    "scenario_mo_refused", scenario=scenario.name, event=index, reason=exc.reason
-                )
-        elif isinstance(event, ClockRate):
-            time.set_rate(event.rate)
-            log.info("scenario_clock_rate", scenario=scenario.name, rate=event.rate)
+    """Run the scenario to its last event, then return.
+
+    Args:
+        digest: ``scenario_digest`` of its file, recorded in the progress.
+        resume: the progress of an earlier run; taken up when its digest is ``digest``,
+            otherwise the scenario starts now.
+        on_progress: called with the progress once the handset rules are scheduled and
+            after each event played, to be saved with the same batch as what it did.
+    """
+    total = len(scenario.events)
+    if resume is not None and resume.digest == digest:
+        start, played = resume.start, resume.played
+        log.info(
+            "scenario_resumed", scenario=scenario.name, events=total, played=played, start=start
+        )
+    else:
+        start, played = time.now(), 0
+        log.info("scenario_started", scenario=scenario.name, events=total)
+        schedule_handsets(scenario, start, carriers)
+    if on_progress is not None:
+        on_progress(ScenarioProgress(digest, start, played))
+    for index in range(played, total):
+        event = scenario.events[index]
+        if not isinstance(event, HandsetChange | MaxAgeChange):
+            await time.sleep_until(start + event.at)
+            _play(scenario, index, event, time, router)
+        if on_progress is not None:
+            on_progress(ScenarioProgress(digest, start, index + 1))
     log.info("scenario_finished", scenario=scenario.name)
+
+
+def _play(
+    scenario: Scenario,
+    index: int,
+    event: MobileOriginated | ClockRate,
+    time: SimulationTime,
+    router: Router,
+) -> None:
+    if isinstance(event, MobileOriginated):
+        try:
+            router.inject_mo(event.source, event.destination, event.text, event.data_coding)
+        except MoError as exc:
+            # A scenario written for another account set-up: say so, keep playing.
+            log.warning(
+                "scenario_mo_refused", scenario=scenario.name, event=index, reason=exc.reason
+            )
+    else:
+        time.set_rate(event.rate)
+        log.info("scenario_clock_rate", scenario=scenario.name, rate=event.rate)
