@@ -8,9 +8,11 @@ import json
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from smscd.message import Address, ConcatPart
 from smscd.smpp.codec import decode, encode
@@ -410,3 +412,27 @@ def test_the_writer_process_ignores_the_signals_the_daemon_handles(
 def test_writer_kind_must_be_known(store_path: Path) -> None:
     with pytest.raises(ValueError, match="writer"):
         SqliteStore(store_path, retention=1, max_finished=1, writer="fork")  # type: ignore[arg-type]
+
+
+def test_what_the_writer_process_prints_is_logged_line_by_line(
+    open_store: OpenStore, make_message: MakeMessage, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter)
+    child = writer._child
+    assert child is not None and child.stdin is not None
+    with capture_logs() as logs:
+        child.stdin.write(b"\x00\x00\x00\x03bad")  # not a pickle: the child dies with a traceback
+        child.stdin.flush()
+        child.wait(10)
+        deadline = time.monotonic() + 10
+        while not any("UnpicklingError" in e.get("line", "") for e in logs):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.01)
+    lines = [e["line"] for e in logs if e["event"] == "store_writer_output"]
+    assert lines[0].startswith("Traceback") and all("\n" not in line for line in lines)
+    assert capfd.readouterr().err == ""  # nothing raw on the daemon's stderr
+    store.add(make_message(1))
+    flush(store)  # a new child takes over
+    assert store.counts()["messages"] == 1

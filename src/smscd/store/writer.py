@@ -17,6 +17,8 @@ after its last write), and exits when its stdin closes, which is also what happe
 daemon is killed: a write already sent is committed or not, as SQLite decides, and no
 ESME_ROK was sent for it yet. A child that dies is started again at the next request; the
 request that met the death fails with ``StoreError`` (the batch is written again later).
+Whatever the child prints on its stderr (a traceback before it dies) is logged line by line
+as ``store_writer_output`` events, never passed through raw.
 """
 
 from __future__ import annotations
@@ -34,11 +36,15 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import IO, Final, NamedTuple, Protocol
 
+import structlog
+
 from smscd.store.errors import StoreError, rollback, store_errors
 from smscd.store.rows import MESSAGE_COLUMN_LIST, MESSAGE_COLUMNS
 from smscd.store.schema import open_writer
 
 __all__ = ["BatchRows", "ProcessWriter", "ThreadWriter", "Writer", "purge_slice", "write_rows"]
+
+log = structlog.get_logger("smscd.store")
 
 
 _UPSERT_STATE: Final = (
@@ -196,6 +202,8 @@ class ThreadWriter:
 
 
 _LENGTH: Final = struct.Struct(">I")
+# The most of one line of the writer process's output that is logged.
+_MAX_OUTPUT_LINE: Final = 2000
 
 
 def _send(pipe: IO[bytes], message: object) -> None:
@@ -213,6 +221,15 @@ def _receive(pipe: IO[bytes]) -> object:
     if len(data) < size:
         raise EOFError("pipe closed mid-message")
     return pickle.loads(data)
+
+
+def _relay_output(stream: IO[bytes], pid: int) -> None:
+    """Log each line the writer process prints on its stderr, until it closes it."""
+    with stream:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line:
+                log.warning("store_writer_output", pid=pid, line=line[:_MAX_OUTPUT_LINE])
 
 
 class ProcessWriter:
@@ -235,9 +252,17 @@ class ProcessWriter:
 
     def _start(self) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(
-            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
         )
         assert child.stdin is not None and child.stdout is not None
+        assert child.stderr is not None
+        # What the child prints (a traceback before it dies, a warning) becomes log events,
+        # so that it never reaches the daemon's log stream as raw lines.
+        threading.Thread(target=_relay_output, args=(child.stderr, child.pid), daemon=True).start()
         try:
             answer = _receive(child.stdout)  # opened, or why not
         except EOFError:
