@@ -5,9 +5,9 @@ knows future state changes, so a clock advanced over them in one jump still sees
 at its exact simulation time, in order with the messages it affects. MO messages and clock
 rate changes are actions, played when simulation time reaches them.
 
-Progress. With a durable store the daemon keeps a ``ScenarioProgress`` (which file, when it
-started, how many events are behind it) and a restart with the same file goes on where the
-last run stopped: events already played are not played again (an MO sent twice would be a
+Progress. With a durable store the daemon keeps a ``ScenarioProgress`` (which timeline, when
+it started, how many events are behind it) and a restart with the same timeline goes on where
+the last run stopped: events already played are not played again (an MO sent twice would be a
 message the handset never sent), the handset rules are already in the carriers' saved state,
 and the rest keep their times from the original start.
 """
@@ -54,7 +54,7 @@ class ScenarioProgress:
     """How far a scenario has been played.
 
     Attributes:
-        digest: ``scenario_digest`` of the file played.
+        digest: ``scenario_digest`` of the timeline played.
         start: the simulation time its offsets count from.
         played: how many of its events (in timeline order) are behind it.
     """
@@ -79,9 +79,11 @@ class ScenarioProgress:
             return None
 
 
-def scenario_digest(content: bytes) -> str:
-    """What identifies a scenario file across restarts: its content's SHA-256."""
-    return hashlib.sha256(content).hexdigest()
+def scenario_digest(description: bytes) -> str:
+    """What identifies a timeline across restarts: the SHA-256 of its description (the
+    daemon gives the parsed scenario's repr, so a comment changed in the file still
+    resumes)."""
+    return hashlib.sha256(description).hexdigest()
 
 
 async def play_scenario(
@@ -97,7 +99,7 @@ async def play_scenario(
     """Run the scenario to its last event, then return.
 
     Args:
-        digest: ``scenario_digest`` of its file, recorded in the progress.
+        digest: ``scenario_digest`` of the timeline, recorded in the progress.
         resume: the progress of an earlier run; taken up when its digest is ``digest``,
             otherwise the scenario starts now.
         on_progress: called with the progress once the handset rules are scheduled and

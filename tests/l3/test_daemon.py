@@ -572,13 +572,14 @@ async def test_store_write_failure_answers_rsyserr_and_the_daemon_keeps_serving(
         assert store.counts()["messages"] == 1
 
 
-@pytest.mark.parametrize("committed", [True, False])
+@pytest.mark.parametrize(("committed", "draining"), [(True, False), (False, False), (True, True)])
 async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp(
-    tmp_path: Path, committed: bool
+    tmp_path: Path, committed: bool, draining: bool
 ) -> None:
     # SMPP 3.4 (4.2): the unbind_resp closes the session, so every request before the
     # unbind gets its response first, even one waiting for its batch to reach the disk
-    # (ESME_ROK), or whose batch then fails (ESME_RSYSERR).
+    # (ESME_ROK), or whose batch then fails (ESME_RSYSERR); a shutdown starting meanwhile
+    # does not cut it short.
     config = durable_config(tmp_path / "smscd.db")
     async with running(config) as (daemon, addresses):
         assert daemon.durable is not None
@@ -609,6 +610,9 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
                     + encode(Unbind(sequence_number=4))
                 )
                 await trio.sleep(0.3)  # the unbind has arrived; the commit is held
+                if draining:
+                    daemon.server.drain()
+                    await trio.sleep(0.2)
                 gate.set()
         sock.close()
         store.write_batch = write  # type: ignore[method-assign]

@@ -298,7 +298,13 @@ class SmppConnection:
             now = trio.current_time()
             if deadline is not None and now >= deadline:
                 self._handle(session.handle_timer(now), now)
-            if self._ctx.draining and not self._unbind_sent and not self._closing:
+            # (A session holding its unbind_resp for a commit is ending already.)
+            if (
+                self._ctx.draining
+                and not self._unbind_sent
+                and not self._closing
+                and self._unbind_tail is None
+            ):
                 self._unbind_sent = True
                 if session.state in _BOUND_STATES:
                     session.unbind(now)
