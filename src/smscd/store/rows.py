@@ -6,10 +6,10 @@ must share nothing with the message (each ``bytearray`` is a fresh copy).
 
 A row has no ``None`` and no ``bytes``: Python's sqlite3 binds ``str``, ``int``, ``float``
 and ``bytearray`` as they are, but sends every other value through its adapter lookup (a
-tuple, a dict lookup and two attribute lookups), which took a fifth of the writer's time. A
-NULL is written as ``NULL`` (a float NaN, which SQLite stores as NULL) and a BLOB as a
-``bytearray``; rows read back hold ``None`` and ``bytes`` as usual. Measured on the benchmark's
-batches: 25 to 17 microseconds of writer CPU a message.
+tuple, a dict lookup and two attribute lookups), which took a fifth of the writer's time. So
+SQL NULL is bound as ``NULL`` below (a float NaN, which SQLite stores as NULL) and a BLOB as a
+``bytearray``; rows read back hold ``None`` and ``bytes`` as usual. Measured with
+``scripts/bench_store.py``: ``write_batch`` 25.6 to 17.1 microseconds a message.
 
 The history is packed as one ``<Hd`` record per event (operator code, simulation time): 10
 bytes an event, and about three times faster to build than compact JSON, which matters because
