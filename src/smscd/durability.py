@@ -1,9 +1,10 @@
 """Group commit for the durable store, and the promises that wait for it.
 
 The router changes messages on the event loop; the `Committer` turns those changes into one
-SQLite transaction at a time: `SqliteStore.take_batch` on the event loop, `write_batch` on a
-worker thread (which hands the rows to the store's writer process, or writes them itself).
-Two things wait for a commit:
+SQLite transaction at a time: `SqliteStore.take_batch` on the event loop, then, with the
+store's writer process, `start_batch` on the event loop (the rows go into the pipe at once) and
+`finish_batch` in a task of the committer that waits for the child's answer; with a writer
+thread (`:memory:`), `write_batch` on a worker thread. Two things wait for a commit:
 
 - a submit's ESME_ROK: a connection asks for a `ticket` when it accepts a message and holds
   the submit_sm_resp until `committed` reaches it, so an ESME is never told ESME_ROK for a
@@ -12,8 +13,8 @@ Two things wait for a commit:
   that remembers it is on disk, so a receipt the ESME saw is never produced twice.
 
 A batch starts as soon as someone waits for it and the writer is free: a connection calls
-`dispatch` right after the chunk of submits it read, and the worker thread marks the writer
-free the moment its batch is committed, so the next batch can start before the committer
+`dispatch` right after the chunk of submits it read, and the writing task (or thread) marks the
+writer free the moment its batch is committed, so the next batch can start before the committer
 task has settled the last one (released its responses and receipts; batches are settled in
 the order they were written). The writer thus works on one batch while the event loop reads
 the next chunks, and under load each batch carries what arrived during the previous write.
@@ -40,6 +41,7 @@ import trio
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.store.errors import StoreError
 from smscd.store.sqlite import Batch, SqliteStore
+from smscd.store.writer import WriteRequest
 
 log = structlog.get_logger("smscd.store")
 
@@ -116,6 +118,8 @@ class Committer:
         # Whether run() is parked: kicks are per submit and receipt, and waking a lot that
         # nobody waits in still costs a microsecond or two.
         self._parked = False
+        # Where batches for a writer process are written (run's), None before run starts.
+        self._nursery: trio.Nursery | None = None
 
     # ---------------------------------------------------------------- promises
 
@@ -164,7 +168,30 @@ class Committer:
         self.taken += 1
         flight = _Flight(self.taken, batch, held, new)
         self._writing = True
-        trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
+        if self._nursery is not None and self.store.writes_async:
+            try:
+                request = self.store.start_batch(flight.batch)
+            except Exception as exc:  # _finish raises what is not a StoreError
+                flight.error = exc
+                request = None
+            self._nursery.start_soon(self._write_in_loop, flight, request)
+        else:
+            trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
+
+    async def _write_in_loop(self, flight: _Flight, request: WriteRequest | None) -> None:
+        """``_write`` for a writer process, on the event loop: the batch was handed over by
+        ``_start`` (``start_batch``); wait for its commit."""
+        # Whole or not at all: a request cut short would leave the pipes out of step.
+        with trio.CancelScope(shield=True):
+            if flight.error is None:
+                try:
+                    await self.store.finish_batch(request)
+                except Exception as exc:  # _finish raises what is not a StoreError
+                    flight.error = exc
+        self._done.append(flight)
+        if flight.error is None:
+            self._writing = False
+        self._kick.unpark_all()
 
     def _write(self, flight: _Flight) -> None:
         """On a worker thread: write the batch, then hand it back to the event loop."""
@@ -228,6 +255,14 @@ class Committer:
         self._wake_waiters()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                await self._run(task_status)
+            finally:
+                self._nursery = None
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         store = self.store
         try:

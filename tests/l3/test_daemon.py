@@ -6,10 +6,11 @@ import ssl
 import struct
 import threading
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -503,19 +504,46 @@ async def test_pending_messages_resume_after_a_restart_and_ids_never_repeat(
         assert [e.code for e in message.history] == [101, 102, 110, 201]
 
 
-def hold_writes(store: SqliteStore, *, fail: bool = False) -> threading.Event:
-    """Make the store's batches wait for the returned event, then be written (or fail)."""
-    gate = threading.Event()
-    write = store.write_batch
+def intercept_writes(store: SqliteStore, before: Callable[[Batch], None]) -> Callable[[], None]:
+    """Run ``before(batch)`` ahead of each batch the store writes, whichever way the committer
+    writes it (a thread's ``write_batch`` or the event loop's ``start_batch``, where it runs
+    on a thread): it may block, or raise to make the write fail. Returns the undo."""
+    write, start, finish = store.write_batch, store.start_batch, store.finish_batch
 
-    def held_write(batch: Batch) -> None:
+    def write_after(batch: Batch) -> None:
+        before(batch)
+        write(batch)
+
+    def start_later(batch: Batch) -> Any:
+        return batch  # the batch goes to the writer once before() let it
+
+    async def finish_after(batch: Any) -> None:
+        await trio.to_thread.run_sync(before, batch)
+        await finish(start(batch))
+
+    store.write_batch = write_after  # type: ignore[method-assign]
+    store.start_batch = start_later  # type: ignore[method-assign]
+    store.finish_batch = finish_after  # type: ignore[method-assign]
+
+    def undo() -> None:
+        del store.write_batch, store.start_batch, store.finish_batch
+
+    return undo
+
+
+def hold_writes(
+    store: SqliteStore, *, fail: bool = False
+) -> tuple[threading.Event, Callable[[], None]]:
+    """Make the store's batches wait for the returned event, then be written (or fail);
+    and the undo."""
+    gate = threading.Event()
+
+    def wait_for_gate(batch: Batch) -> None:
         gate.wait(10)
         if fail:
             raise StoreError("disk full")
-        write(batch)
 
-    store.write_batch = held_write  # type: ignore[method-assign]
-    return gate
+    return gate, intercept_writes(store, wait_for_gate)
 
 
 async def test_no_esme_rok_before_the_message_is_committed(tmp_path: Path) -> None:
@@ -523,7 +551,7 @@ async def test_no_esme_rok_before_the_message_is_committed(tmp_path: Path) -> No
     async with running(config) as (daemon, addresses), esme(addresses.smpp) as client:
         assert daemon.durable is not None
         store = daemon.durable
-        gate = hold_writes(store)
+        gate, _ = hold_writes(store)
         answers: list[int] = []
 
         async def submit_one() -> None:
@@ -545,15 +573,13 @@ async def test_store_write_failure_answers_rsyserr_and_the_daemon_keeps_serving(
     async with running(config) as (daemon, addresses), esme(addresses.smpp) as client:
         assert daemon.durable is not None
         store = daemon.durable
-        write = store.write_batch
         failing = True
 
-        def flaky_write(batch: Batch) -> None:
+        def flaky(batch: Batch) -> None:
             if failing:
                 raise StoreError("database or disk is full")
-            write(batch)
 
-        store.write_batch = flaky_write  # type: ignore[method-assign]
+        intercept_writes(store, flaky)
         response = await client.request(submit(registered_delivery=1))
         assert response.command_status == CommandStatus.ESME_RSYSERR
         assert response.message_id == ""  # type: ignore[union-attr]
@@ -584,8 +610,7 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
     async with running(config) as (daemon, addresses):
         assert daemon.durable is not None
         store = daemon.durable
-        write = store.write_batch
-        gate = hold_writes(store, fail=not committed)
+        gate, undo = hold_writes(store, fail=not committed)
         sock = trio.socket.socket()
         await sock.connect(addresses.smpp)
         await sock.send(
@@ -615,7 +640,7 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
                     await trio.sleep(0.2)
                 gate.set()
         sock.close()
-        store.write_batch = write  # type: ignore[method-assign]
+        undo()  # the last batch at shutdown is written
         assert store.counts()["messages"] == (2 if committed else 0)
     assert [(type(p).__name__, p.sequence_number) for p in received] == [
         ("BindTransmitterResp", 1),

@@ -33,11 +33,14 @@ async def interval_while_running(text: str) -> float:
     return seen
 
 
-async def test_durable_store_shortens_the_switch_interval_and_restores_it(
+async def test_a_writer_thread_shortens_the_switch_interval_and_restores_it(
     tmp_path: Path,
 ) -> None:
     before = sys.getswitchinterval()
     sqlite = f'backend = "sqlite"\npath = "{tmp_path / "s.db"}"'
-    assert await interval_while_running(config(sqlite)) == WRITER_SWITCH_INTERVAL
+    thread = f'{sqlite}\nwriter = "thread"'
+    assert await interval_while_running(config(thread)) == WRITER_SWITCH_INTERVAL
     assert sys.getswitchinterval() == before
+    # A writer process is served by the event loop: no thread to hand the GIL to.
+    assert await interval_while_running(config(sqlite)) == before
     assert await interval_while_running(config('backend = "memory"')) == before

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import trio
-from test_daemon import durable_config, esme, running, submit
+from test_daemon import durable_config, esme, intercept_writes, running, submit
 
 from smscd.client import Esme, EsmeError
 from smscd.config import Config
@@ -174,10 +174,9 @@ async def test_a_crash_at_each_step_of_the_write_path_loses_no_acknowledged_mess
             def second_round(batch: Batch) -> bool:
                 return bool(set(batch.message_ids) - first)
 
-            write = store.write_batch
             finish = committer._finish
 
-            def write_then(batch: Batch) -> None:
+            def before_write(batch: Batch) -> None:
                 if step == "before_commit" and second_round(batch):
                     crashed.update(batch.message_ids)
                     if isinstance(store._write, ThreadWriter):
@@ -186,7 +185,6 @@ async def test_a_crash_at_each_step_of_the_write_path_loses_no_acknowledged_mess
                     else:
                         # The writer process gets nothing more: its transaction never began.
                         raise Crash("before the batch reached the writer process")
-                write(batch)
 
             def finish_then_die(flight: Any) -> None:
                 if flight.error is None and second_round(flight.batch):
@@ -196,7 +194,7 @@ async def test_a_crash_at_each_step_of_the_write_path_loses_no_acknowledged_mess
                     raise Crash("after commit, before the responses")
                 finish(flight)
 
-            store.write_batch = write_then  # type: ignore[method-assign]
+            intercept_writes(store, before_write)
             if step == "after_commit":
                 committer._finish = finish_then_die  # type: ignore[method-assign]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 from structlog.testing import capture_logs
 
 from smscd.message import Address, ConcatPart
@@ -26,6 +27,11 @@ from .conftest import T0, MakeMessage, OpenStore
 
 def flush(store: SqliteStore) -> None:
     store.write_batch(store.take_batch())
+
+
+async def write_in_loop(store: SqliteStore) -> None:
+    """``flush`` as the daemon does it with a writer process: from the event loop."""
+    await store.finish_batch(store.start_batch(store.take_batch()))
 
 
 def test_changes_wait_for_the_batch(open_store: OpenStore, make_message: MakeMessage) -> None:
@@ -372,8 +378,9 @@ def test_the_writer_process_writes_what_the_thread_would(
     ]
 
 
-def test_a_dead_writer_process_fails_one_write_and_is_started_again(
-    open_store: OpenStore, make_message: MakeMessage
+@pytest.mark.parametrize("in_loop", [False, True], ids=["thread", "event-loop"])
+async def test_a_dead_writer_process_fails_one_write_and_is_started_again(
+    open_store: OpenStore, make_message: MakeMessage, in_loop: bool
 ) -> None:
     store = open_store(writer="process")
     writer = store._write
@@ -383,9 +390,15 @@ def test_a_dead_writer_process_fails_one_write_and_is_started_again(
     store.add(make_message(1))
     batch = store.take_batch()
     with pytest.raises(StoreError, match="writer process died"):
-        store.write_batch(batch)
+        if in_loop:
+            await store.finish_batch(store.start_batch(batch))
+        else:
+            store.write_batch(batch)
     store.requeue(batch)
-    flush(store)  # a new child
+    if in_loop:
+        await write_in_loop(store)  # a new child
+    else:
+        flush(store)
     assert writer.pid not in (None, first)
     assert store.counts()["messages"] == 1
 
@@ -436,3 +449,44 @@ def test_what_the_writer_process_prints_is_logged_line_by_line(
     store.add(make_message(1))
     flush(store)  # a new child takes over
     assert store.counts()["messages"] == 1
+
+
+# --- the writer process served from the event loop (start_batch / finish_batch) -------------
+
+
+async def test_a_batch_written_from_the_event_loop_is_on_disk(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(writer="process")
+    assert store.writes_async and not open_store(writer="thread").writes_async
+    # Bigger than the pipe (1 MiB): the rest goes as the child reads.
+    for n in range(3000):
+        store.add(make_message(n, payload=b"x" * 1000))
+    await write_in_loop(store)
+    assert store.counts()["messages"] == 3000
+    # Calls from threads still work after it, and it after them (the pipes' blocking mode).
+    store.add(make_message(5000))
+    flush(store)
+    store.add(make_message(5001))
+    await write_in_loop(store)
+    assert store.counts()["messages"] == 3002
+
+
+async def test_a_write_from_the_loop_waits_for_a_call_from_a_thread(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter)
+    writer._lock.acquire()  # a purge on a thread, say
+    store.add(make_message(1))
+    request = store.start_batch(store.take_batch())
+    assert request is not None and not request.locked  # nothing sent yet
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.finish_batch, request)
+        await trio.sleep(0.05)
+        assert store.counts()["messages"] == 0
+        writer._lock.release()
+    assert store.counts()["messages"] == 1
+    assert writer._lock.acquire(blocking=False)  # and it gave the lock back
+    writer._lock.release()

@@ -8,10 +8,12 @@ waits for the disk. The caller drives the writes in two steps:
    tuple (plus queued outbox and state changes) and clears the dirty set. Snapshotting here is
    what makes the next step safe: the messages keep changing on the event loop while the rows
    are written.
-2. ``write_batch(batch)`` on a worker thread (``trio.to_thread.run_sync``) has the rows
-   written in one transaction by the store's writer (``store.writer``): the writing
-   connection in a child process (``writer.ProcessWriter``, the daemon's default for a file)
-   or in this one (``writer.ThreadWriter``). Only after it returns are the messages durable,
+2. ``write_batch(batch)`` on a worker thread has the rows written in one transaction by the
+   store's writer (``store.writer``): the writing connection in a child process
+   (``writer.ProcessWriter``, the daemon's default for a file) or in this one
+   (``writer.ThreadWriter``). With the child process the event loop does it itself, without
+   a thread (``writes_async``): ``start_batch`` hands the rows to the pipe and
+   ``finish_batch`` waits for the child's answer. Only after it returns are the messages durable,
    so a submit_sm_resp with ESME_ROK waits for the batch that carries its message
    (``Batch.message_ids``). One commit, one fsync, for hundreds of messages: that is the
    group commit.
@@ -76,6 +78,7 @@ from smscd.store.writer import (
     ProcessWriter,
     ThreadWriter,
     Writer,
+    WriteRequest,
 )
 
 __all__ = [
@@ -335,11 +338,39 @@ class SqliteStore:
                 value SQLite cannot store). The store stays usable; ``requeue(batch)`` has the
                 next batch write it again.
         """
+        if len(batch):
+            self._write.write(self._batch_rows(batch))
+
+    @property
+    def writes_async(self) -> bool:
+        """Whether ``write_batch_async`` may be used: the writer is a process."""
+        return isinstance(self._write, ProcessWriter)
+
+    def start_batch(self, batch: Batch) -> WriteRequest | None:
+        """Begin writing the batch from the trio event loop, without a thread
+        (``writes_async``); ``finish_batch`` completes it. None: an empty batch."""
         if not len(batch):
-            return
+            return None
+        writer = self._write
+        assert isinstance(writer, ProcessWriter)
+        return writer.start_write(self._batch_rows(batch))
+
+    async def finish_batch(self, request: WriteRequest | None) -> None:
+        """Wait until the batch ``start_batch`` began is committed.
+
+        Raises:
+            StoreError: as ``write_batch``.
+        """
+        if request is not None:
+            writer = self._write
+            assert isinstance(writer, ProcessWriter)
+            await writer.finish_write(request)
+
+    @staticmethod
+    def _batch_rows(batch: Batch) -> BatchRows:
         puts = [put for put in batch.outbox.values() if put is not None]
         acks = [(key,) for key, put in batch.outbox.items() if put is None]
-        self._write.write(BatchRows(batch.rows, puts, acks, list(batch.state.items())))
+        return BatchRows(batch.rows, puts, acks, list(batch.state.items()))
 
     def requeue(self, batch: Batch) -> None:
         """Have the next batch write this (failed) batch's content again.
