@@ -24,7 +24,7 @@ from smscd.receipt import receipt_request
 from smscd.routing import Route, RouteTable
 from smscd.smpp import timefmt
 from smscd.smpp.codec import EncodedRequest
-from smscd.smpp.constants import CommandStatus, EsmClass, RegisteredDelivery
+from smscd.smpp.constants import CommandStatus, EsmClass, Npi, RegisteredDelivery, Ton
 from smscd.smpp.frozen import fast_frozen, positional_factory
 from smscd.smpp.pdus import (
     CancelSm,
@@ -65,6 +65,27 @@ class Accepted:
 # One per accepted submit (the refusals keep the plain constructor).
 _accepted: Callable[[int, str], Accepted] = positional_factory(Accepted)
 _QUEUED = int(Code.QUEUED)
+
+# The TON and NPI values SMPP 3.4 defines (§5.2.5, §5.2.6); the rest are reserved.
+_TONS = frozenset(int(ton) for ton in Ton)
+_NPIS = frozenset(int(npi) for npi in Npi)
+# Source TON, source NPI, destination TON, destination NPI: the values allowed, and the
+# refusal of a reserved one, checked in this order.
+_ADDRESS_TYPES = (
+    (_TONS, CommandStatus.ESME_RINVSRCTON),
+    (_NPIS, CommandStatus.ESME_RINVSRCNPI),
+    (_TONS, CommandStatus.ESME_RINVDSTTON),
+    (_NPIS, CommandStatus.ESME_RINVDSTNPI),
+)
+
+
+def _address_type_refusal(*values: int) -> CommandStatus:
+    """The status refusing the first reserved TON or NPI among ``values`` (in
+    ``_ADDRESS_TYPES`` order); the caller knows one is."""
+    for value, (allowed, status) in zip(values, _ADDRESS_TYPES, strict=True):
+        if value not in allowed:
+            return status
+    raise AssertionError(f"no reserved TON or NPI in {values}")
 
 
 @attrs.frozen
@@ -202,6 +223,11 @@ class Router:
     ) -> Accepted:
         if not dest_addr:
             return Accepted(CommandStatus.ESME_RINVDSTADR)
+        source_ton, source_npi = pdu.source_addr_ton, pdu.source_addr_npi
+        if not (
+            source_ton in _TONS and source_npi in _NPIS and dest_ton in _TONS and dest_npi in _NPIS
+        ):
+            return Accepted(_address_type_refusal(source_ton, source_npi, dest_ton, dest_npi))
         system_id = account.policy.system_id
         # Normalised once: routing and the loopback test both match on these digits.
         digits = self.routes.digits(dest_addr, dest_ton)

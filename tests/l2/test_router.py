@@ -181,12 +181,25 @@ def test_queue_limit_then_room_again(router: Router) -> None:
             },
             CommandStatus.ESME_RINVOPTPARAMVAL,
         ),
+        # Reserved TON and NPI values (SMPP 3.4 §5.2.5, §5.2.6), the first one found.
+        ({"source_addr_ton": 7}, CommandStatus.ESME_RINVSRCTON),
+        ({"source_addr_npi": 2}, CommandStatus.ESME_RINVSRCNPI),
+        ({"dest_addr_ton": 9}, CommandStatus.ESME_RINVDSTTON),
+        ({"dest_addr_npi": 19}, CommandStatus.ESME_RINVDSTNPI),
+        ({"source_addr_npi": 5, "dest_addr_ton": 255}, CommandStatus.ESME_RINVSRCNPI),
     ],
 )
 def test_bad_submissions_get_precise_status(
     router: Router, fields: dict[str, object], status: int
 ) -> None:
     assert submit(router, **fields)[0] == status
+
+
+@pytest.mark.parametrize("ton", [0, 1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("npi", [0, 1, 3, 4, 6, 8, 9, 10, 14, 18])
+def test_every_defined_ton_and_npi_is_accepted(router: Router, ton: int, npi: int) -> None:
+    fields = {"source_addr_ton": ton, "source_addr_npi": npi, "dest_addr_npi": npi}
+    assert submit(router, **fields)[0] == CommandStatus.ESME_ROK
 
 
 def test_empty_destination_is_invalid(router: Router) -> None:
