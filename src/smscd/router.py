@@ -507,13 +507,13 @@ class Router:
             message.record_codes(codes, at)
         else:
             message.record_history(history)
-        self.store.update(message, at)
+        self.store.update_status(message, at)
         if message.done_time is not None:
             self._finished(message)
 
     def _advance(self, message: Message, code: int, at: float) -> None:
         message.record(code, at)
-        self.store.update(message, at)
+        self.store.update_status(message, at)
         if message.done_time is not None:
             self._finished(message)
         elif message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:

@@ -19,6 +19,7 @@ from smscd.message import Address, ConcatPart
 from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
 from smscd.status import Code
+from smscd.store.rows import pack_history
 from smscd.store.sqlite import SqliteStore, StoreError
 from smscd.store.writer import ProcessWriter
 
@@ -490,3 +491,75 @@ async def test_a_write_from_the_loop_waits_for_a_call_from_a_thread(
     assert store.counts()["messages"] == 1
     assert writer._lock.acquire(blocking=False)  # and it gave the lock back
     writer._lock.release()
+
+
+# --- status changes of messages already written whole (update_status) -----------------------
+
+
+def test_a_status_change_after_the_whole_row_rewrites_the_status_only(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store()
+    m = make_message(1, text="hello", payload=b"hello")
+    store.add(m)
+    m.record(Code.SENDING, T0 + 1)
+    store.update_status(m, T0 + 1)  # the same batch as its whole row: nothing more
+    first = store.take_batch()
+    assert list(first.messages) == [m.message_id] and not first.statuses
+    m.record(Code.DELIVERED_TO_GSM, T0 + 2)
+    store.update_status(m, T0 + 2)  # while the whole row is being written
+    store.write_batch(first)
+    m.record(Code.DELIVERED_TO_HANDSET, T0 + 3)
+    store.update_status(m, T0 + 3)
+    second = store.take_batch()
+    assert not second.messages and list(second.statuses) == [m.message_id]
+    assert second.status_rows == [
+        (Code.DELIVERED_TO_HANDSET, pack_history(m.history), T0 + 3, m.message_id)
+    ]
+    store.write_batch(second)
+    store.close()
+    again = open_store()
+    stored = again.get(m.message_id)
+    assert stored == m  # every other column as the whole row left it
+    assert again.counts()["finished"] == 1
+
+
+def test_a_whole_update_wins_over_a_status_change(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store()
+    m = make_message(1)
+    store.add(m)
+    flush(store)
+    m.record(Code.SENDING, T0 + 1)
+    store.update_status(m, T0 + 1)
+    m.text = "replaced"  # replace_sm changes more than the status: a whole row
+    store.update(m, T0 + 1)
+    batch = store.take_batch()
+    assert list(batch.messages) == [m.message_id] and not batch.statuses
+    store.write_batch(batch)
+    assert open_store().get(m.message_id) == m
+
+
+@pytest.mark.parametrize("failed", ["whole", "status"])
+def test_a_failed_batch_put_back_keeps_each_row_whole_or_narrow(
+    open_store: OpenStore, make_message: MakeMessage, failed: str
+) -> None:
+    store = open_store()
+    m = make_message(1)
+    store.add(m)
+    if failed == "status":
+        flush(store)
+        m.record(Code.SENDING, T0 + 1)
+        store.update_status(m, T0 + 1)
+    batch = store.take_batch()
+    m.record(Code.DELIVERED_TO_HANDSET, T0 + 2)
+    store.update_status(m, T0 + 2)  # meanwhile
+    store.requeue(batch)  # as after a failed write
+    again = store.take_batch()
+    if failed == "whole":  # its whole row was never written: it goes whole, and once
+        assert list(again.messages) == [m.message_id] and not again.statuses
+    else:
+        assert not again.messages and list(again.statuses) == [m.message_id]
+    store.write_batch(again)
+    assert open_store().get(m.message_id) == m

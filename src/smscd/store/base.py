@@ -35,7 +35,10 @@ class Store(Protocol):
         """The message with this id, or None when unknown or purged."""
 
     def update(self, message: Message, now: float) -> None:
-        """Persist the message's new status; a final message enters retention at `now`."""
+        """Persist the message's changes; a final message enters retention at `now`."""
+
+    def update_status(self, message: Message, now: float) -> None:
+        """`update` when only the status changed (with its history and done time)."""
 
     def pending(self) -> Iterator[Message]:
         """Every message that is not final yet."""

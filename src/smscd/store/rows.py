@@ -33,10 +33,12 @@ __all__ = [
     "MESSAGE_COLUMN_LIST",
     "NULL",
     "MessageRow",
+    "StatusRow",
     "message_from_row",
     "message_record",
     "message_row",
     "pack_history",
+    "status_row",
     "unpack_history",
 ]
 
@@ -76,6 +78,8 @@ MESSAGE_COLUMNS: Final = (
 MESSAGE_COLUMN_LIST: Final = ", ".join(MESSAGE_COLUMNS)
 
 MessageRow: TypeAlias = tuple[object, ...]
+# status, history, done_time, id: what a status change rewrites (see status_row).
+StatusRow: TypeAlias = tuple[int, bytearray, float, str]
 
 #: What a row binds for SQL NULL: SQLite stores a NaN as NULL (see the module text).
 NULL: Final = math.nan
@@ -189,6 +193,18 @@ def message_row(message: Message) -> MessageRow:
         NULL if concat is None else concat.sequence,
         NULL if concat_text is None else _text_in(concat_text),
         NULL if carrier is None else carrier,
+    )
+
+
+def status_row(message: Message) -> StatusRow:
+    """What a status change of a message already stored rewrites: its ``status``,
+    ``history`` and ``done_time`` columns, then its id (the key), bound as ``message_row``."""
+    done_time = message.done_time
+    return (
+        message.status,
+        bytearray(pack_history(message.history)),
+        NULL if done_time is None else done_time,
+        message.message_id,
     )
 
 

@@ -18,8 +18,12 @@ waits for the disk. The caller drives the writes in two steps:
    (``Batch.message_ids``). One commit, one fsync, for hundreds of messages: that is the
    group commit.
 
-Every row is an upsert of the whole message: a message whose first write failed is still
-written whole by a later batch, and is on disk as it was when its last batch was taken.
+A message's first row, and every change other than its status (``update``), is an upsert of
+the whole message: a message whose first write failed is still written whole by a later
+batch. A status change (``update_status``) of a message whose whole row went with an earlier
+batch rewrites only ``status``, ``history`` and ``done_time``: batches are written one at a
+time and in order, and a batch that failed is put back (``requeue``) before the next is taken,
+so that row is on disk by then, or in the same batch, written first.
 
 Durability. ``full`` sets ``synchronous=FULL``: every commit is fsynced to the WAL, so a
 committed batch survives power loss. ``normal`` sets ``synchronous=NORMAL``: the WAL is fsynced
@@ -66,9 +70,11 @@ from smscd.store.rows import (
     MESSAGE_COLUMN_LIST,
     NULL,
     MessageRow,
+    StatusRow,
     message_from_row,
     message_record,
     message_row,
+    status_row,
 )
 from smscd.store.schema import open_reader, open_writer
 from smscd.store.writer import (
@@ -128,24 +134,28 @@ class Batch:
     """The changes ``take_batch`` took, for one ``write_batch``.
 
     Attributes:
-        messages: the dirty messages by id; the rows below are their state when taken.
+        messages: the messages written whole, by id; ``rows`` are their state when taken.
         rows: one ``messages`` row per message, immutable values only.
+        statuses: the messages whose status alone is written, by id.
+        status_rows: their ``status_row``, when taken.
         outbox: per key, the row to write, or None to delete it (acknowledged).
         state: named values to write.
     """
 
     messages: dict[str, Message]
     rows: list[MessageRow]
+    statuses: dict[str, Message]
+    status_rows: list[StatusRow]
     outbox: dict[str, _OutboxPut | None]
     state: dict[str, str]
 
     @property
     def message_ids(self) -> tuple[str, ...]:
         """The messages this batch makes durable: answer their submits once it is written."""
-        return tuple(self.messages)
+        return (*self.messages, *self.statuses)
 
     def __len__(self) -> int:
-        return len(self.messages) + len(self.outbox) + len(self.state)
+        return len(self.messages) + len(self.statuses) + len(self.outbox) + len(self.state)
 
 
 class SqliteStore:
@@ -184,6 +194,8 @@ class SqliteStore:
         self._retention = retention
         self._cache = MemoryStore(retention, max_finished)
         self._dirty: dict[str, Message] = {}
+        # Messages whose status changed since the batch that took their whole row.
+        self._dirty_status: dict[str, Message] = {}
         self._outbox_ops: dict[str, _OutboxPut | None] = {}
         self._state: dict[str, str] = {}
         self._state_dirty: dict[str, str] = {}
@@ -252,6 +264,7 @@ class SqliteStore:
         the disk with a later batch. Call on the event-loop thread."""
         self._cache.discard(message_id)
         self._dirty.pop(message_id, None)
+        self._dirty_status.pop(message_id, None)
 
     def get(self, message_id: str) -> Message | None:
         """The message, from the cache, or from disk when it has left the cache.
@@ -262,9 +275,14 @@ class SqliteStore:
         Raises:
             StoreError: the disk read failed.
         """
-        message = self._cache.get(message_id) or self._dirty.get(message_id)
-        if message is None and self._inflight is not None:
-            message = self._inflight.messages.get(message_id)
+        message = (
+            self._cache.get(message_id)
+            or self._dirty.get(message_id)
+            or self._dirty_status.get(message_id)
+        )
+        inflight = self._inflight
+        if message is None and inflight is not None:
+            message = inflight.messages.get(message_id) or inflight.statuses.get(message_id)
         if message is not None:
             return message
         with store_errors(f"{self.path}: cannot read message {message_id}"), self._read_lock:
@@ -272,8 +290,19 @@ class SqliteStore:
         return None if row is None else message_from_row(row)
 
     def update(self, message: Message, now: float) -> None:
-        """Mark the message for the next batch; a final one enters retention at ``now``."""
-        self._dirty[message.message_id] = message
+        """Mark the message for the next batch, whole; a final one enters retention at
+        ``now``."""
+        message_id = message.message_id
+        self._dirty[message_id] = message
+        self._dirty_status.pop(message_id, None)
+        self._cache.update(message, now)
+
+    def update_status(self, message: Message, now: float) -> None:
+        """``update`` when only the status (its history, its done time) changed: unless the
+        message is to be written whole anyway, the next batch rewrites just that."""
+        message_id = message.message_id
+        if message_id not in self._dirty:
+            self._dirty_status[message_id] = message
         self._cache.update(message, now)
 
     def pending(self) -> Iterator[Message]:
@@ -312,7 +341,12 @@ class SqliteStore:
     @property
     def changes(self) -> int:
         """How many messages, outbox entries and state values wait for ``take_batch``."""
-        return len(self._dirty) + len(self._outbox_ops) + len(self._state_dirty)
+        return (
+            len(self._dirty)
+            + len(self._dirty_status)
+            + len(self._outbox_ops)
+            + len(self._state_dirty)
+        )
 
     def take_batch(self) -> Batch:
         """Snapshot every pending change and clear them. Call on the event-loop thread.
@@ -320,11 +354,13 @@ class SqliteStore:
         Returns:
             The batch, possibly empty, to pass to ``write_batch``.
         """
-        dirty = self._dirty
+        dirty, statuses = self._dirty, self._dirty_status
         # The rows first: should building one fail, nothing has been taken yet.
         rows = [message_row(message) for message in dirty.values()]
-        batch = Batch(messages=dirty, rows=rows, outbox=self._outbox_ops, state=self._state_dirty)
+        status_rows = [status_row(message) for message in statuses.values()]
+        batch = Batch(dirty, rows, statuses, status_rows, self._outbox_ops, self._state_dirty)
         self._dirty = {}
+        self._dirty_status = {}
         self._outbox_ops = {}
         self._state_dirty = {}
         self._inflight = batch
@@ -370,7 +406,7 @@ class SqliteStore:
     def _batch_rows(batch: Batch) -> BatchRows:
         puts = [put for put in batch.outbox.values() if put is not None]
         acks = [(key,) for key, put in batch.outbox.items() if put is None]
-        return BatchRows(batch.rows, puts, acks, list(batch.state.items()))
+        return BatchRows(batch.rows, batch.status_rows, puts, acks, list(batch.state.items()))
 
     def requeue(self, batch: Batch) -> None:
         """Have the next batch write this (failed) batch's content again.
@@ -381,6 +417,10 @@ class SqliteStore:
         """
         for message_id, message in batch.messages.items():
             self._dirty.setdefault(message_id, message)
+            self._dirty_status.pop(message_id, None)  # written whole
+        for message_id, message in batch.statuses.items():
+            if message_id not in self._dirty:
+                self._dirty_status.setdefault(message_id, message)
         for key, put in batch.outbox.items():
             self._outbox_ops.setdefault(key, put)
         for key, value in batch.state.items():

@@ -122,6 +122,12 @@ UPSERT_OUTBOX: Final = RowsStatement(
     6,
 )
 DELETE_OUTBOX: Final = RowsStatement("DELETE FROM outbox WHERE key IN (VALUES {values})", 1)
+# A status change of a message already on disk: three columns, found by the key (SQLite 3.33+).
+UPDATE_STATUSES: Final = RowsStatement(
+    "UPDATE messages SET status = v.column1, history = v.column2, done_time = v.column3"
+    " FROM (VALUES {values}) AS v WHERE messages.id = v.column4",
+    4,
+)
 
 # An outbox row to write: seq, key, system_id, pdu, message_id (or rows.NULL), final (0 or
 # 1), in the form sqlite3 binds without its adapter lookup (see smscd.store.rows).
@@ -129,9 +135,11 @@ OutboxPut = tuple[int, str, str, bytearray, "str | float", int]
 
 
 class BatchRows(NamedTuple):
-    """What one batch writes: message rows, outbox puts, outbox keys to delete, state values."""
+    """What one batch writes: message rows, status rows (messages already on disk), outbox
+    puts, outbox keys to delete, state values."""
 
     rows: Sequence[Sequence[object]]
+    statuses: Sequence[Sequence[object]]
     puts: Sequence[OutboxPut]
     acks: Sequence[tuple[str]]
     state: Sequence[tuple[str, str]]
@@ -147,6 +155,7 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
     # fail on the first write of a deferred transaction.
     connection.execute("BEGIN IMMEDIATE")
     UPSERT_MESSAGES.run(connection, batch.rows)
+    UPDATE_STATUSES.run(connection, batch.statuses)  # after the rows: a requeued one may be here
     UPSERT_OUTBOX.run(connection, batch.puts)
     DELETE_OUTBOX.run(connection, batch.acks)
     if batch.state:
