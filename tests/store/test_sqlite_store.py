@@ -19,9 +19,10 @@ from smscd.message import Address, ConcatPart
 from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
 from smscd.status import Code
+from smscd.store import writer as writer_module
 from smscd.store.rows import pack_history
 from smscd.store.sqlite import SqliteStore, StoreError
-from smscd.store.writer import ProcessWriter
+from smscd.store.writer import ProcessWriter, ThreadWriter
 
 from .conftest import T0, MakeMessage, OpenStore
 
@@ -562,4 +563,24 @@ def test_a_failed_batch_put_back_keeps_each_row_whole_or_narrow(
     else:
         assert not again.messages and list(again.statuses) == [m.message_id]
     store.write_batch(again)
+    assert open_store().get(m.message_id) == m
+
+
+def test_status_rows_with_a_sqlite_older_than_update_from(
+    open_store: OpenStore, make_message: MakeMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "UPDATE_FROM", False)
+    store = open_store(writer="thread")  # this process's writer, which sees the patch
+    m = make_message(1)
+    store.add(m)
+    flush(store)
+    m.record(Code.DELIVERED_TO_HANDSET, T0 + 1)
+    store.update_status(m, T0 + 1)
+    statements: list[str] = []
+    thread_writer = store._write
+    assert isinstance(thread_writer, ThreadWriter)
+    thread_writer.connection.set_trace_callback(statements.append)
+    flush(store)
+    assert any(s.startswith("UPDATE messages SET status = ") for s in statements)
+    assert not any(" FROM (VALUES" in s for s in statements)
     assert open_store().get(m.message_id) == m

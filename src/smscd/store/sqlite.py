@@ -379,7 +379,7 @@ class SqliteStore:
 
     @property
     def writes_async(self) -> bool:
-        """Whether ``write_batch_async`` may be used: the writer is a process."""
+        """Whether ``start_batch`` and ``finish_batch`` may be used: the writer is a process."""
         return isinstance(self._write, ProcessWriter)
 
     def start_batch(self, batch: Batch) -> WriteRequest | None:

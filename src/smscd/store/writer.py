@@ -122,12 +122,15 @@ UPSERT_OUTBOX: Final = RowsStatement(
     6,
 )
 DELETE_OUTBOX: Final = RowsStatement("DELETE FROM outbox WHERE key IN (VALUES {values})", 1)
-# A status change of a message already on disk: three columns, found by the key (SQLite 3.33+).
+# A status change of a message already on disk: three columns, found by the key. UPDATE ...
+# FROM needs SQLite 3.33; an older library takes one statement per row.
 UPDATE_STATUSES: Final = RowsStatement(
     "UPDATE messages SET status = v.column1, history = v.column2, done_time = v.column3"
     " FROM (VALUES {values}) AS v WHERE messages.id = v.column4",
     4,
 )
+_UPDATE_STATUS: Final = "UPDATE messages SET status = ?, history = ?, done_time = ? WHERE id = ?"
+UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 # An outbox row to write: seq, key, system_id, pdu, message_id (or rows.NULL), final (0 or
 # 1), in the form sqlite3 binds without its adapter lookup (see smscd.store.rows).
@@ -155,7 +158,11 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
     # fail on the first write of a deferred transaction.
     connection.execute("BEGIN IMMEDIATE")
     UPSERT_MESSAGES.run(connection, batch.rows)
-    UPDATE_STATUSES.run(connection, batch.statuses)  # after the rows: a requeued one may be here
+    # After the rows: a message put back after a failed batch may be among them.
+    if UPDATE_FROM:
+        UPDATE_STATUSES.run(connection, batch.statuses)
+    elif batch.statuses:
+        connection.executemany(_UPDATE_STATUS, batch.statuses)
     UPSERT_OUTBOX.run(connection, batch.puts)
     DELETE_OUTBOX.run(connection, batch.acks)
     if batch.state:
@@ -221,7 +228,7 @@ class ThreadWriter:
 _LENGTH: Final = struct.Struct(">I")
 # The most of one line of the writer process's output that is logged.
 _MAX_OUTPUT_LINE: Final = 2000
-# How often write_async looks again at a lock held by a thread.
+# How often finish_write looks again at a lock held by a thread.
 _LOCK_POLL: Final = 0.0005
 # A request pipe that takes a whole batch at once (Linux's F_SETPIPE_SZ; its default limit for
 # unprivileged processes is 1 MiB).
@@ -280,8 +287,8 @@ def _relay_output(stream: IO[bytes], pid: int) -> None:
 
 @attrs.define
 class WriteRequest:
-    """A ``write_async`` under way: what is left to send, to which child, and whether it
-    holds the writer's lock."""
+    """A write from the event loop under way (``start_write``): what is left to send, to which
+    child, whether it holds the writer's lock, and the error that met it early."""
 
     data: memoryview
     what: str
@@ -343,7 +350,7 @@ class ProcessWriter:
             if child is None or child.poll() is not None:
                 child = self._start()
             assert child.stdin is not None and child.stdout is not None
-            # write_async leaves the pipes non-blocking; the file objects need them blocking.
+            # start_write leaves the pipes non-blocking; the file objects need them blocking.
             os.set_blocking(child.stdin.fileno(), True)
             os.set_blocking(child.stdout.fileno(), True)
             try:
@@ -359,14 +366,11 @@ class ProcessWriter:
         self._call(("write", batch), f"cannot write {len(batch.rows)} messages")
 
     def start_write(self, batch: BatchRows) -> WriteRequest:
-        """Begin ``write`` from a trio event loop, with no thread: pickle the batch and hand the
-        child what its pipe takes now (all of it, usually: the pipe holds 1 MiB), so that
-        the child works on it while the loop goes on. ``finish_write`` does the rest.
-
-        A thread would have to win the GIL back from the busy event loop after each system
-        call, and the loop to give it up. Calls from threads (``purge``, ``close``) and this
-        one take turns on the same lock.
-        """
+        """Begin ``write`` from a trio event loop, with no thread (see the module text):
+        pickle the batch and hand the child what its pipe takes now (all of it, usually: the
+        pipe holds 1 MiB), so that the child works on it while the loop goes on.
+        ``finish_write`` does the rest. Calls from threads (``purge``, ``close``) and this
+        one take turns on the same lock; when a thread holds it, nothing is sent yet."""
         data = pickle.dumps(("write", batch), protocol=pickle.HIGHEST_PROTOCOL)
         request = WriteRequest(
             memoryview(_LENGTH.pack(len(data)) + data), f"cannot write {len(batch.rows)} messages"
