@@ -234,20 +234,27 @@ def test_write_failure_raises_store_error_and_the_store_stays_usable(
     assert not writer.in_transaction
 
 
-def test_a_locked_file_raises_store_error(
-    open_store: OpenStore, store_path: Path, make_message: MakeMessage
+@pytest.mark.parametrize("how", ["thread", "process", "process-from-the-loop"])
+async def test_a_locked_file_raises_store_error(
+    open_store: OpenStore, store_path: Path, make_message: MakeMessage, how: str
 ) -> None:
-    store = open_store(busy_timeout=0.01)
+    store = open_store(busy_timeout=0.01, writer=how.removesuffix("-from-the-loop"))
     other = sqlite3.connect(store_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     store.add(make_message(1))
     batch = store.take_batch()
     with pytest.raises(StoreError, match="locked"):
-        store.write_batch(batch)
+        if how == "process-from-the-loop":
+            await store.finish_batch(store.start_batch(batch))
+        else:
+            store.write_batch(batch)
     other.execute("ROLLBACK")
     other.close()
     store.requeue(batch)
-    flush(store)
+    if how == "process-from-the-loop":  # the pipes are still in step
+        await write_in_loop(store)
+    else:
+        flush(store)
     assert store.counts()["messages"] == 1
 
 
