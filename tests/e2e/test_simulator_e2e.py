@@ -165,7 +165,9 @@ def test_handset_inbox_and_clock_over_http(daemon: RunningDaemon, receiver: Rece
         ("POST", "/api/v1/mo", {"from": "46700000001", "to": "5555", "text": "x"}, 404, "owns"),
         ("POST", "/api/v1/mo", {"from": "46700000001", "to": "72000"}, 400, "text"),
         ("POST", "/api/v1/clock/advance", {"seconds": -5}, 400, "seconds"),
-        ("PUT", "/api/v1/clock", {"rate": "fast"}, 400, "rate"),
+        ("PUT", "/api/v1/clock", {"rate": "fast"}, 400, "rate: must be a finite number"),
+        ("PUT", "/api/v1/clock", {"rate": -1}, 400, "got -1"),
+        ("PUT", "/api/v1/clock", {}, 400, "missing"),
     ],
 )
 def test_control_api_errors_say_what_is_wrong(

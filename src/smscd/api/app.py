@@ -230,7 +230,8 @@ def create_app(state: ApiState) -> Starlette:
                 or not math.isfinite(rate)
                 or rate < 0
             ):
-                raise HTTPException(400, "rate: required, a finite number >= 0 (0 pauses)")
+                got = "missing" if rate is None else f"got {rate!r}"
+                raise HTTPException(400, f"rate: must be a finite number >= 0 (0 pauses), {got}")
             time.set_rate(float(rate))
         return ApiJson(clock_view())
 
