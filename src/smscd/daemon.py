@@ -56,7 +56,7 @@ from smscd.message import MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
 from smscd.router import Router
 from smscd.routing import Route, RouteTable
-from smscd.scenario_player import ScenarioProgress, play_scenario, scenario_digest
+from smscd.scenario_player import ScenarioProgress, play_scenario
 from smscd.simtime import SimulationTime
 from smscd.smpp.codec import EncodedRequest
 from smscd.smpp.constants import CommandId
@@ -429,9 +429,6 @@ class Daemon:
             self.time,
             self.simulated_carriers(),
             self.router,
-            # The parsed timeline, not the file's octets: an edit that changes no event
-            # (a comment, spacing) still resumes.
-            digest=scenario_digest(repr(scenario).encode()),
             resume=None if store is None else ScenarioProgress.loads(store.get_state("scenario")),
             on_progress=None if store is None else self._save_scenario,
         )

@@ -188,9 +188,7 @@ class Committer:
                     await self.store.finish_batch(request)
                 except Exception as exc:  # _finish raises what is not a StoreError
                     flight.error = exc
-        self._done.append(flight)
-        if flight.error is None:
-            self._writing = False
+        self._written(flight)
         self._kick.unpark_all()
 
     def _write(self, flight: _Flight) -> None:
@@ -199,13 +197,17 @@ class Committer:
             self.store.write_batch(flight.batch)
         except BaseException as exc:  # the event loop raises what is not a StoreError
             flight.error = exc
+        self._written(flight)
+        assert self._token is not None
+        self._token.run_sync_soon(self._kick.unpark_all)
+
+    def _written(self, flight: _Flight) -> None:
+        """The writer is done with the batch (on the writing task or thread)."""
         self._done.append(flight)
         if flight.error is None:
             # The next batch may start now, before the event loop has settled this one:
             # batches are settled in the order they were written (_done is FIFO).
             self._writing = False
-        assert self._token is not None
-        self._token.run_sync_soon(self._kick.unpark_all)
 
     def _settle(self) -> None:
         """Finish the batches the writer is done with, oldest first."""

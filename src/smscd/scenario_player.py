@@ -79,11 +79,11 @@ class ScenarioProgress:
             return None
 
 
-def scenario_digest(description: bytes) -> str:
-    """What identifies a timeline across restarts: the SHA-256 of its description (the
-    daemon gives the parsed scenario's repr, so a comment changed in the file still
-    resumes)."""
-    return hashlib.sha256(description).hexdigest()
+def scenario_digest(scenario: Scenario) -> str:
+    """What identifies a timeline across restarts: the SHA-256 of the parsed scenario's repr,
+    not of the file's octets, so that an edit that changes no event (a comment, spacing)
+    still resumes."""
+    return hashlib.sha256(repr(scenario).encode()).hexdigest()
 
 
 async def play_scenario(
@@ -92,20 +92,19 @@ async def play_scenario(
     carriers: Sequence[SimulatedCarrier],
     router: Router,
     *,
-    digest: str = "",
     resume: ScenarioProgress | None = None,
     on_progress: Callable[[ScenarioProgress], None] | None = None,
 ) -> None:
     """Run the scenario to its last event, then return.
 
     Args:
-        digest: ``scenario_digest`` of the timeline, recorded in the progress.
-        resume: the progress of an earlier run; taken up when its digest is ``digest``,
-            otherwise the scenario starts now.
+        resume: the progress of an earlier run; taken up when it is of this timeline
+            (``scenario_digest``), otherwise the scenario starts now.
         on_progress: called with the progress once the handset rules are scheduled and
             after each event played, to be saved with the same batch as what it did.
     """
     total = len(scenario.events)
+    digest = scenario_digest(scenario)
     if resume is not None and resume.digest == digest:
         start, played = resume.start, resume.played
         log.info(
