@@ -298,7 +298,8 @@ class Router:
         account.queued += 1
         if concat is not None:
             self._reassemble(message, concat, sim_now)
-        if message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION:
+        notify = message.registered_delivery & RegisteredDelivery.INTERMEDIATE_NOTIFICATION
+        if notify:
             self._advance(message, Code.QUEUED, sim_now)
         else:
             # _advance without what cannot apply to a new message (final, a notification).
@@ -313,8 +314,17 @@ class Router:
             self._advance(message, self._unroutable, sim_now)
         else:
             reached = self.carriers[carrier_name].submit(message)
-            if reached:  # statuses reached on acceptance (Carrier.submit)
+            if not reached:  # statuses reached on acceptance (Carrier.submit)
+                pass
+            elif notify:
                 self._record(message, reached, sim_now)
+            else:
+                # _record, inline: the store has the message whole (added above, in this
+                # call) and only a final status needs it told.
+                message.record_codes(reached, sim_now)
+                if message.done_time is not None:
+                    self.store.update_status(message, sim_now)
+                    self._finished(message)
         return _accepted(CommandStatus.ESME_ROK, message.message_id)
 
     def _source_address(self, ton: int, npi: int, addr: str) -> Address:

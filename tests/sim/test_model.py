@@ -405,7 +405,12 @@ DEFAULT_LATENCY = Latency()
 
 
 def every_path(
-    seed: int = 7, *, express: bool = True, rules: bool = True, latency: Latency = DEFAULT_LATENCY
+    seed: int = 7,
+    *,
+    express: bool = True,
+    rules: bool = True,
+    latency: Latency = DEFAULT_LATENCY,
+    light: bool = True,
 ) -> CarrierModel:
     """A model given messages that take every path: ordinary ones, a handset switched off
     for two hours, one out of coverage until they expire, one that turns unknown, phones
@@ -421,6 +426,7 @@ def every_path(
     )
     m = CarrierModel(profile, random.Random(seed))
     m._express_ok = express
+    m._light_ok = light
     if rules:
         m.set_handset("46701*", HandsetState.OFFLINE, T0 + 10, until=T0 + 2 * H)
         m.set_handset("46702*", HandsetState.NO_COVERAGE, T0, until=T0 + 100 * H)
@@ -507,9 +513,10 @@ def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_giv
 def test_the_express_lane_reports_exactly_what_the_general_steps_report(
     rules: bool, latency: Latency
 ) -> None:
-    """Ordinary messages skip the step per hop when all their hops are due (``_express``):
-    the transitions, their order and the inboxes are those of the general path. Any handset
-    rule closes the lane (it would need the rule lookups the steps make)."""
+    """Ordinary messages skip the step per hop when all their hops are due (``_express``,
+    and ``_light_express`` for a message still light at its gateway hop): the transitions,
+    their order and the inboxes are those of the general path. Any handset rule closes the
+    lane (it would need the rule lookups the steps make)."""
     fast = every_path(rules=rules, latency=latency)
     general = every_path(express=False, rules=rules, latency=latency)
     lanes: list[str] = []
@@ -525,8 +532,17 @@ def test_the_express_lane_reports_exactly_what_the_general_steps_report(
         lanes.append("handset")
         return handset(*args)  # type: ignore[arg-type]
 
+    light = fast._light_express
+
+    def light_at_gateway(*args: object) -> object:
+        result = light(*args)  # type: ignore[arg-type]
+        if result is not None:  # a light message all the way to the phone
+            lanes.append("light")
+        return result
+
     fast._express = at_gateway  # type: ignore[method-assign]
     fast._express_handset = at_handset  # type: ignore[method-assign]
+    fast._light_express = light_at_gateway  # type: ignore[method-assign]
     # Small steps first (phones' hops are often not due yet), then one jump over the rest.
     times = [T0 + step * 0.7 for step in range(1, 70)] + [T0 + 50 + 6 * n for n in range(20)]
     for now in times:
@@ -536,9 +552,61 @@ def test_the_express_lane_reports_exactly_what_the_general_steps_report(
     if rules:
         assert lanes == []
     elif latency == Latency():
-        assert min(lanes.count(lane) for lane in ("phone", "network", "handset")) > 20
+        assert min(lanes.count(lane) for lane in ("light", "network", "handset")) > 20
     else:
-        assert lanes.count("phone") > 20
+        assert lanes.count("light") > 20
+
+
+@pytest.mark.parametrize("rules", [True, False])
+def test_the_light_lane_changes_nothing_but_the_cost(rules: bool) -> None:
+    """Ordinary messages wait for their gateway hop as light tuples (``_light``) instead of
+    ``_Pending`` records. Every question and every operation sees what the model without
+    that lane sees: cancel and replace_sm of a light message, a handset rule added while
+    light messages wait (they take the general path then), the counts and the deadline."""
+    fast = every_path(rules=rules)
+    general = every_path(rules=rules, light=False)
+    assert len(fast._light) > 50
+    assert not general._light
+    ids = [str(index) for index in range(400)]
+
+    def same() -> None:
+        assert len(fast) == len(general)
+        assert fast.next_deadline() == general.next_deadline()
+        assert fast.pending_for("4670*") == general.pending_for("4670*")
+        assert [fast.is_pending(i) for i in ids] == [general.is_pending(i) for i in ids]
+        assert [fast.waiting_reason(i) for i in ids] == [general.waiting_reason(i) for i in ids]
+
+    same()
+    light_ids = sorted(fast._light, key=int)
+    for message_id in light_ids[:10]:  # cancelled while light
+        assert fast.cancel(message_id) is general.cancel(message_id) is True
+    for message_id in light_ids[10:20]:  # replaced while light: new text, shorter validity
+        for m in (fast, general):
+            assert m.replace(message_id, text="new", validity_deadline=T0 + 60.0)
+    assert not set(light_ids[:20]) & set(fast._light)
+    same()
+    for step in range(1, 40):
+        now = T0 + step * 0.5
+        assert fast.advance(now) == general.advance(now)
+        same()
+        if step == 20:  # light messages are waiting: the rule must reach them
+            for m in (fast, general):
+                m.set_handset("46705*", HandsetState.OFFLINE, now, until=now + H)
+    assert fast.advance(T0 + 200 * H) == general.advance(T0 + 200 * H)
+    assert inboxes(fast) == inboxes(general)
+    assert any(e.text == "new" for entries in inboxes(fast).values() for e in entries)
+    assert len(fast) == len(general) == 0
+    assert not fast._light and not fast._heap
+
+
+def test_a_light_message_with_a_validity_shorter_than_its_gateway_hop_expires() -> None:
+    """The light lane takes a message only when its gateway hop comes before its deadline;
+    one that cannot reach the gateway in time expires there, as on the general path."""
+    m = model(default_profile())
+    assert m.accept("1", "46700000001", "hi", T0, T0 + 0.01, immediate=True) == (103, 110)
+    assert not m._light
+    [expired] = m.advance(T0 + 1)
+    assert (expired.codes, expired.at) == ((202,), T0 + 0.01)
 
 
 def test_an_inbox_is_in_time_order_when_hops_ran_together() -> None:

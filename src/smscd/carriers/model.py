@@ -152,6 +152,8 @@ _AT_CARRIER_AT_GSM = (int(Code.DELIVERED_TO_CARRIER), int(Code.DELIVERED_TO_GSM)
 # with the phone's hop (see _express).
 _TO_GSM = (*_AT_GATEWAY, *_AT_CARRIER_AT_GSM)
 _GATEWAY_CODE, _CARRIER_CODE, _GSM_CODE = _TO_GSM
+_DELIVERED = int(Code.DELIVERED_TO_HANDSET)
+_TOO_OLD = int(Code.DELIVERY_TO_HANDSET_FAILED)
 _EXPRESS_CODES: dict[int, tuple[int, ...]] = {
     int(code): (*_TO_GSM, int(code)) for code in STATUS_CODES
 }
@@ -691,8 +693,16 @@ def _parse_state(
 # The model
 
 
+# A message on the light lane: an ordinary number whose outcome strikes at the handset, before
+# its gateway hop, which is all most messages ever are when advance() runs them in one go
+# (_advance): a tuple costs a fraction of a _Pending record to make. Anything else that
+# touches it first promotes it to a _Pending (_record_of).
+# (destination, source, text, submit_time, deadline, outcome, latencies, seq of its entry)
+_Light: TypeAlias = tuple[str, str, str, float, float, int, tuple[float, float, float], int]
+
+
 class _Pending:
-    """One pending message: the only per-message object the model keeps."""
+    """One pending message that is not a light one (see _Light)."""
 
     __slots__ = (
         "attempts",
@@ -783,6 +793,8 @@ class CarrierModel:
         self._rng = rng
         self._latencies = profile.latency.sampler(rng)
         self._pending: dict[str, _Pending] = {}
+        # Messages accepted on the light lane (see _Light), not yet at their gateway hop.
+        self._light: dict[str, _Light] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         # True while advance() runs the step of the heap's top entry (see advance).
         self._top_is_done = False
@@ -798,6 +810,9 @@ class CarrierModel:
         self.last_push_at = _INF
         self._schedule = profile.retry_schedule
         self._mix = _mix(profile.outcomes)
+        self._default_validity = profile.default_validity
+        # Content rules need the text looked at: such profiles take the general path.
+        self._light_ok = not profile.banned_words
         # By the event a restored message resumes at: the outcomes it can still meet (a
         # message past the gateway was not rejected there), else the whole mix.
         self._resume_mixes: dict[int, tuple[tuple[int, ...], tuple[float, ...]]] = {}
@@ -851,6 +866,24 @@ class CarrierModel:
         Raises:
             ValueError: ``message_id`` is already pending.
         """
+        if (
+            immediate
+            and concat is None
+            and self._light_ok
+            and (scheduled_time is None or scheduled_time <= submit_time)
+        ):
+            number = destination[1:] if destination[:1] == "+" else destination
+            if (
+                number[:3] != _MAGIC_PREFIX
+                and 1 <= len(number) <= 15
+                and number.isascii()
+                and number.isdigit()
+                and message_id not in self._pending
+                and message_id not in self._light
+            ):
+                return self._accept_light(
+                    message_id, number, text, submit_time, validity_deadline, source
+                )
         record = self._admit(
             message_id, destination, text, submit_time, validity_deadline, source, concat, self._mix
         )
@@ -862,6 +895,72 @@ class CarrierModel:
             return self._step(message_id, record, _START, start)
         self._push(record, message_id, start, _START)
         return ()
+
+    # Positional, in accept's order (see _Pending).
+    def _accept_light(  # noqa: PLR0917
+        self,
+        message_id: str,
+        number: str,
+        text: str,
+        submit_time: float,
+        validity_deadline: float | None,
+        source: str,
+    ) -> tuple[int, ...]:
+        """``accept`` with ``immediate`` of an ordinary number (valid digits, not magic, no
+        content rules, not concatenated, due now): the outcome and latencies are drawn as
+        ``_admit`` draws them, and a message whose outcome strikes at the handset waits for
+        its gateway hop as a ``_Light`` tuple instead of a ``_Pending`` record."""
+        mix = self._mix
+        codes = mix[0]
+        outcome = codes[0] if len(codes) == 1 else self._draw(mix)
+        latencies = self._latencies()
+        if validity_deadline is None:
+            deadline = submit_time + self._default_validity
+        else:
+            deadline = self.profile.validity_deadline(submit_time, validity_deadline)
+        at = submit_time + latencies[0]
+        if _STAGE_OF.get(outcome) == _HANDSET and at < deadline:
+            seq = next(self._seq)
+            self._light[message_id] = (
+                number,
+                source,
+                text,
+                submit_time,
+                deadline,
+                outcome,
+                latencies,
+                seq,
+            )
+            heapq.heappush(self._heap, (at, seq, message_id, _GATEWAY))
+            self.last_push_at = at
+            return _FUNDED_SENDING
+        # What _admit and accept would do with these draws.
+        record = self._pending[message_id] = _Pending(
+            number, source, text, None, submit_time, deadline, outcome, False, latencies
+        )
+        return self._step(message_id, record, _START, submit_time)
+
+    def _promote(self, message_id: str, light: _Light) -> _Pending:
+        """The ``_Pending`` record of a light message: the record ``accept`` would have made,
+        after its first step. Its heap entry stays live."""
+        number, source, text, submit_time, deadline, outcome, latencies, seq = light
+        record = self._pending[message_id] = _Pending(
+            number, source, text, None, submit_time, deadline, outcome, False, latencies
+        )
+        # As _step(_START) and _push left it (the same sum as _accept_light's).
+        record.next_at = submit_time + latencies[0]
+        record.next_kind = _GATEWAY
+        record.seq = seq
+        return record
+
+    def _record_of(self, message_id: str) -> _Pending | None:
+        """The pending record of ``message_id`` (a light message is promoted), or None."""
+        record = self._pending.get(message_id)
+        if record is None:
+            light = self._light.pop(message_id, None)
+            if light is not None:
+                record = self._promote(message_id, light)
+        return record
 
     # Positional like accept, whose contract it mirrors.
     def restore(  # noqa: PLR0917
@@ -940,18 +1039,26 @@ class CarrierModel:
 
     def cancel(self, message_id: str) -> bool:
         """Withdraw a pending message; True if it was pending (the caller records 203)."""
-        if self._pending.pop(message_id, None) is None:
+        pending = self._pending.pop(message_id, None) or self._light.pop(message_id, None)
+        if pending is None:
             return False
-        if len(self._heap) > 2 * len(self._pending) + 1024:
+        if len(self._heap) > 2 * len(self) + 1024:
             # Mass cancels must not leave the heap mostly dead entries for 72 hours.
-            pending = self._pending
-            self._heap = [e for e in self._heap if (r := pending.get(e[2])) and r.seq == e[1]]
+            self._heap = [e for e in self._heap if self._is_live(e[2], e[1])]
             heapq.heapify(self._heap)
         return True
 
+    def _is_live(self, message_id: str, seq: int) -> bool:
+        """Whether the heap entry ``seq`` of ``message_id`` is its live one."""
+        record = self._pending.get(message_id)
+        if record is not None:
+            return record.seq == seq
+        light = self._light.get(message_id)
+        return light is not None and light[7] == seq
+
     def is_pending(self, message_id: str) -> bool:
         """Whether the message has not reached a final status yet."""
-        return message_id in self._pending
+        return message_id in self._pending or message_id in self._light
 
     def replace(
         self, message_id: str, *, text: str | None = None, validity_deadline: float | None = None
@@ -961,7 +1068,7 @@ class CarrierModel:
         Returns:
             True if the message was pending and was changed.
         """
-        record = self._pending.get(message_id)
+        record = self._record_of(message_id)
         if record is None:
             return False
         if text is not None:
@@ -1097,20 +1204,17 @@ class CarrierModel:
         """How many pending messages are addressed to a number or glob (a scan: for control
         views, not per message)."""
         match = _matches(pattern)
-        return sum(1 for record in self._pending.values() if match(record.destination))
+        light = sum(1 for message in self._light.values() if match(message[0]))
+        return light + sum(1 for record in self._pending.values() if match(record.destination))
 
     def __len__(self) -> int:
         """The number of pending messages."""
-        return len(self._pending)
+        return len(self._pending) + len(self._light)
 
     def next_deadline(self) -> float | None:
         """The simulation time ``advance`` next has work, or None when idle."""
         heap = self._heap
-        pending = self._pending
-        while heap:
-            record = pending.get(heap[0][2])
-            if record is not None and record.seq == heap[0][1]:
-                break
+        while heap and not self._is_live(heap[0][2], heap[0][1]):
             heapq.heappop(heap)
         deadlines = [heap[0][0]] if heap else []
         reassembly = self._reassembler.next_deadline()
@@ -1141,13 +1245,30 @@ class CarrierModel:
     def _advance(self, now: float, room: float) -> list[Transition]:
         heap = self._heap
         pending = self._pending
+        lights = self._light
+        # Handset rules and the test's switch change only between advance() calls.
+        express_ok = self._express_ok and not self.handsets.has_rules
         out: list[Transition] = []
         while heap and heap[0][0] <= now:
             if len(out) >= room:
                 return out
             at, seq, message_id, kind = heap[0]
             record = pending.get(message_id)
-            if record is None or record.seq != seq:
+            if record is None:
+                light = lights.get(message_id)
+                if light is None or light[7] != seq:
+                    heapq.heappop(heap)  # left behind by cancel
+                    continue
+                # A light message at its gateway hop (kind is _GATEWAY).
+                if express_ok:
+                    done = self._light_express(message_id, light, at, now)
+                    if done is not None:
+                        heapq.heappop(heap)
+                        out.append(done)
+                        continue
+                del lights[message_id]
+                record = self._promote(message_id, light)
+            elif record.seq != seq:
                 heapq.heappop(heap)  # left behind by cancel or replace
                 continue
             if kind == _EXPIRE:
@@ -1159,12 +1280,7 @@ class CarrierModel:
             # swaps it in with one heapreplace (one sift instead of a pop and a push).
             self._top_is_done = True
             try:
-                if (
-                    kind in (_GATEWAY, _HANDSET)
-                    and record.express
-                    and self._express_ok
-                    and not self.handsets.has_rules
-                ):
+                if kind in (_GATEWAY, _HANDSET) and record.express and express_ok:
                     if kind == _GATEWAY:
                         express = self._express(message_id, record, at, now)
                     else:
@@ -1187,6 +1303,30 @@ class CarrierModel:
         for incomplete in self._reassembler.expire(now):
             self._show_incomplete(incomplete)
         return out
+
+    def _light_express(
+        self, message_id: str, light: _Light, at: float, now: float
+    ) -> Transition | None:
+        """``_express`` of a light message at the gateway at ``at``, when every hop is due by
+        ``now`` (and before the deadline): the message ends, as ``_express_handset`` ends it.
+        None: promote it and take the general path."""
+        number, source, text, submit_time, deadline, outcome, latencies, _ = light
+        at_carrier = at + latencies[1]
+        at_handset = at_carrier + latencies[2]
+        if at_handset > now or at_handset >= deadline:
+            return None
+        del self._light[message_id]
+        if outcome == _DELIVERED:
+            limit = self.handsets.default_max_age
+            if limit is not None and at_handset - submit_time > limit:
+                outcome = _TOO_OLD
+            else:
+                self._show(number, _inbox_entry(source, text, at_handset, 1, ()))
+        codes = _EXPRESS_CODES[outcome]
+        if at_handset == at:
+            return _transition(message_id, codes, at, None)
+        history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
+        return _transition(message_id, codes, at_handset, (*history, outcome, at_handset))
 
     def _express(
         self, message_id: str, record: _Pending, at: float, now: float
@@ -1403,7 +1543,7 @@ class CarrierModel:
     ) -> _Pending:
         """A new pending record, its outcome decided (drawn from ``mix`` for ordinary
         numbers); the caller queues its first event."""
-        if message_id in self._pending:
+        if message_id in self._pending or message_id in self._light:
             raise ValueError(f"message {message_id} is already pending")
         deadline = self.profile.validity_deadline(submit_time, validity_deadline)
         number = destination.removeprefix("+")

@@ -26,7 +26,9 @@ class Store(Protocol):
     """Message persistence. Calls are synchronous: they never block the event loop for long."""
 
     def add(self, message: Message) -> None:
-        """Persist a newly accepted message (before its submit_sm_resp goes out)."""
+        """Persist a newly accepted message (before its submit_sm_resp goes out), as it is
+        when the router's call that accepted it returns: statuses recorded in that same call
+        (a carrier's first step) need no ``update``, unless one is final."""
 
     def discard(self, message_id: str) -> None:
         """Forget a message whose acceptance was withdrawn (its commit failed)."""
