@@ -228,12 +228,10 @@ class InboxEntry:
     missing: tuple[int, ...] = ()
 
 
-_entry_time = operator.attrgetter("at")
-
-# One per message delivered (see _transition).
-_inbox_entry: Callable[[str, str, float, int, tuple[int, ...]], InboxEntry] = positional_factory(
-    InboxEntry
-)
+# An inbox entry as the model keeps it: ``InboxEntry``'s fields in order, as a tuple (one is
+# made per message delivered; the entries are made when someone reads the inbox).
+_Shown: TypeAlias = tuple[str, str, float, int, tuple[int, ...]]
+_shown_time = operator.itemgetter(2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -821,7 +819,7 @@ class CarrierModel:
             self._resume_mixes[kind] = _mix(left) if sum(left.values()) > 0 else self._mix
         self._reassembler = Reassembler(profile.reassembly_timeout, max_sets=100_000)
         # Least recently delivered-to number first, for eviction.
-        self._inboxes: OrderedDict[str, deque[InboxEntry]] = OrderedDict()
+        self._inboxes: OrderedDict[str, deque[_Shown]] = OrderedDict()
         # Bumped by every change save_state would see, so an unchanged state is not encoded
         # again (the daemon asks every second).
         self._changes = 0
@@ -1156,7 +1154,7 @@ class CarrierModel:
                 self._reschedule(setting.pattern, setting.start)
         for number, entries in inboxes:
             for entry in entries:
-                self._show(number, entry)
+                self._show(number, (entry.source, entry.text, entry.at, entry.parts, entry.missing))
         for number, source, reference, total, first_seen, parts in sets:
             key: Hashable = (number, source)
             for sequence, text in parts:
@@ -1174,9 +1172,7 @@ class CarrierModel:
         for number in reversed(self._inboxes):
             inbox = self._inboxes[number]
             kept = list(inbox)[-room:]
-            saved.append(
-                [number, [[e.source, e.text, e.at, e.parts, list(e.missing)] for e in kept]]
-            )
+            saved.append([number, [[*entry[:4], list(entry[4])] for entry in kept]])
             room -= len(kept)
             if room <= 0:
                 break
@@ -1198,7 +1194,8 @@ class CarrierModel:
         Entries are kept in the order advance() made them, which is not always time order
         (``_run_chain``): they are sorted here, when asked for, not on every delivery.
         """
-        return tuple(sorted(self._inboxes.get(number.removeprefix("+"), ()), key=_entry_time))
+        shown = sorted(self._inboxes.get(number.removeprefix("+"), ()), key=_shown_time)
+        return tuple(InboxEntry(*entry) for entry in shown)
 
     def pending_for(self, pattern: str) -> int:
         """How many pending messages are addressed to a number or glob (a scan: for control
@@ -1321,7 +1318,7 @@ class CarrierModel:
             if limit is not None and at_handset - submit_time > limit:
                 outcome = _TOO_OLD
             else:
-                self._show(number, _inbox_entry(source, text, at_handset, 1, ()))
+                self._show(number, (source, text, at_handset, 1, ()))
         codes = _EXPRESS_CODES[outcome]
         if at_handset == at:
             return _transition(message_id, codes, at, None)
@@ -1585,7 +1582,7 @@ class CarrierModel:
 
     def _deliver(self, record: _Pending, at: float) -> None:
         if record.concat is None:
-            self._show(record.destination, _inbox_entry(record.source, record.text, at, 1, ()))
+            self._show(record.destination, (record.source, record.text, at, 1, ()))
             return
         reference, total, sequence = record.concat
         self._changes += 1  # the phone's reassembly buffer is in the saved state
@@ -1597,16 +1594,15 @@ class CarrierModel:
     def _show_completed(self, done: Completed, at: float) -> None:
         destination, source = cast(tuple[str, str], done.key)
         text = _joined_text(done.payload)
-        self._show(destination, InboxEntry(source, text, at, done.total))
+        self._show(destination, (source, text, at, done.total, ()))
 
     def _show_incomplete(self, incomplete: Incomplete) -> None:
         destination, source = cast(tuple[str, str], incomplete.key)
         text = _joined_text(b"".join(payload for _, payload in incomplete.received))
         at = incomplete.first_seen + self.profile.reassembly_timeout
-        entry = InboxEntry(source, text, at, incomplete.total, incomplete.missing)
-        self._show(destination, entry)
+        self._show(destination, (source, text, at, incomplete.total, incomplete.missing))
 
-    def _show(self, number: str, entry: InboxEntry) -> None:
+    def _show(self, number: str, entry: _Shown) -> None:
         self._changes += 1
         inboxes = self._inboxes
         inbox = inboxes.get(number)
