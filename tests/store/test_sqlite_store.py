@@ -3,11 +3,14 @@ maintenance."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import signal
 import sqlite3
+import struct
+import termios
 import time
 from pathlib import Path
 
@@ -387,25 +390,74 @@ def test_the_writer_process_writes_what_the_thread_would(
     ]
 
 
+def _bytes_in_pipe(fd: int) -> int:
+    """Octets waiting in the pipe of ``fd`` (Linux answers FIONREAD at either end)."""
+    (count,) = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))
+    return int(count)
+
+
 @pytest.mark.parametrize("in_loop", [False, True], ids=["thread", "event-loop"])
-async def test_a_dead_writer_process_fails_one_write_and_is_started_again(
+async def test_a_writer_process_that_dies_with_a_request_fails_it_and_is_started_again(
     open_store: OpenStore, make_message: MakeMessage, in_loop: bool
 ) -> None:
+    """The child dies with a batch in its pipe (it is stopped first, so the batch is surely
+    sent before it dies): that write fails with StoreError, the batch is put back, and the
+    next write starts a new child."""
     store = open_store(writer="process")
     writer = store._write
     assert isinstance(writer, ProcessWriter) and writer.pid is not None
     first = writer.pid
-    os.kill(first, signal.SIGKILL)
+    child = writer._child
+    assert child is not None and child.stdin is not None
+    os.kill(first, signal.SIGSTOP)
     store.add(make_message(1))
     batch = store.take_batch()
-    with pytest.raises(StoreError, match="writer process died"):
-        if in_loop:
-            await store.finish_batch(store.start_batch(batch))
-        else:
-            store.write_batch(batch)
+    if in_loop:
+        request = store.start_batch(batch)
+        assert _bytes_in_pipe(child.stdin.fileno()) > 0
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(StoreError, match="writer process died"):
+            await store.finish_batch(request)
+    else:
+        errors: list[StoreError] = []
+
+        async def write() -> None:
+            try:
+                await trio.to_thread.run_sync(store.write_batch, batch)
+            except StoreError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write)
+            while _bytes_in_pipe(child.stdin.fileno()) == 0:
+                await trio.sleep(0.001)
+            os.kill(first, signal.SIGKILL)
+        [error] = errors
+        assert "writer process died" in str(error)
     store.requeue(batch)
     if in_loop:
         await write_in_loop(store)  # a new child
+    else:
+        flush(store)
+    assert writer.pid not in (None, first)
+    assert store.counts()["messages"] == 1
+
+
+@pytest.mark.parametrize("in_loop", [False, True], ids=["thread", "event-loop"])
+async def test_a_writer_process_found_dead_before_a_write_is_replaced_first(
+    open_store: OpenStore, make_message: MakeMessage, in_loop: bool
+) -> None:
+    """A child that died while idle, and is known dead when the next write begins, costs
+    that write nothing: a new child takes it."""
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter) and writer._child is not None
+    first = writer._child.pid
+    os.kill(first, signal.SIGKILL)
+    writer._child.wait()
+    store.add(make_message(1))
+    if in_loop:
+        await write_in_loop(store)
     else:
         flush(store)
     assert writer.pid not in (None, first)
