@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smscd.carriers import model as model_module
-from smscd.carriers.model import CarrierModel, HandsetBook, InboxEntry, Transition, magic_code
+from smscd.carriers.model import (
+    _GATEWAY,
+    CarrierModel,
+    HandsetBook,
+    InboxEntry,
+    Transition,
+    magic_code,
+)
 from smscd.carriers.profile import (
     Distribution,
     HandsetRule,
@@ -497,6 +504,8 @@ def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_giv
     [
         (True, Latency()),
         (False, Latency()),
+        # The lanes for messages that are not light (accepted without ``immediate``).
+        (False, None),
         # No carrier latency: the hops to the phone's network all share one time.
         (False, attrs.evolve(Latency(), carrier=Distribution(kind="fixed", a=0.0))),
         # Nor to the phone: everything after the gateway at one time.
@@ -511,13 +520,15 @@ def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_giv
     ],
 )
 def test_the_express_lane_reports_exactly_what_the_general_steps_report(
-    rules: bool, latency: Latency
+    rules: bool, latency: Latency | None
 ) -> None:
-    """Ordinary messages skip the step per hop when all their hops are due (``_express``,
-    and ``_light_express`` for a message still light at its gateway hop): the transitions,
-    their order and the inboxes are those of the general path. Any handset rule closes the
-    lane (it would need the rule lookups the steps make)."""
-    fast = every_path(rules=rules, latency=latency)
+    """Ordinary messages skip the step per hop when all their hops are due (``_express``),
+    and light ones (``_light_step``) skip the record too: the transitions, their order and
+    the inboxes are those of the general path. Any handset rule closes both lanes (they
+    would need the rule lookups the steps make)."""
+    light_lane = latency is not None
+    latency = latency or Latency()
+    fast = every_path(rules=rules, latency=latency, light=light_lane)
     general = every_path(express=False, rules=rules, latency=latency)
     lanes: list[str] = []
     gateway, handset = fast._express, fast._express_handset
@@ -532,17 +543,17 @@ def test_the_express_lane_reports_exactly_what_the_general_steps_report(
         lanes.append("handset")
         return handset(*args)  # type: ignore[arg-type]
 
-    light = fast._light_express
+    light = fast._light_step
 
     def light_at_gateway(*args: object) -> object:
         result = light(*args)  # type: ignore[arg-type]
-        if result is not None:  # a light message all the way to the phone
-            lanes.append("light")
+        if result is not None:  # a light message's hops, to the phone or on its way
+            lanes.append("light" if is_final(result.codes[-1]) else "light, on its way")
         return result
 
     fast._express = at_gateway  # type: ignore[method-assign]
     fast._express_handset = at_handset  # type: ignore[method-assign]
-    fast._light_express = light_at_gateway  # type: ignore[method-assign]
+    fast._light_step = light_at_gateway  # type: ignore[method-assign]
     # Small steps first (phones' hops are often not due yet), then one jump over the rest.
     times = [T0 + step * 0.7 for step in range(1, 70)] + [T0 + 50 + 6 * n for n in range(20)]
     for now in times:
@@ -551,10 +562,12 @@ def test_the_express_lane_reports_exactly_what_the_general_steps_report(
     assert inboxes(fast) == inboxes(general)
     if rules:
         assert lanes == []
+    elif not light_lane:
+        assert min(lanes.count(lane) for lane in ("phone", "network", "handset")) > 20
     elif latency == Latency():
-        assert min(lanes.count(lane) for lane in ("light", "network", "handset")) > 20
+        assert min(lanes.count(lane) for lane in ("light", "light, on its way")) > 50
     else:
-        assert lanes.count("light") > 20
+        assert lanes.count("light") > 50
 
 
 @pytest.mark.parametrize("rules", [True, False])
@@ -577,24 +590,38 @@ def test_the_light_lane_changes_nothing_but_the_cost(rules: bool) -> None:
         assert [fast.waiting_reason(i) for i in ids] == [general.waiting_reason(i) for i in ids]
 
     same()
-    light_ids = sorted(fast._light, key=int)
+    light_ids = sorted(fast._light, key=int)[-20:]  # the latest: long before their gateway
     for message_id in light_ids[:10]:  # cancelled while light
         assert fast.cancel(message_id) is general.cancel(message_id) is True
-    for message_id in light_ids[10:20]:  # replaced while light: new text, shorter validity
+    for message_id in light_ids[10:]:  # replaced while light: new text, shorter validity
         for m in (fast, general):
-            assert m.replace(message_id, text="new", validity_deadline=T0 + 60.0)
-    assert not set(light_ids[:20]) & set(fast._light)
+            assert m.replace(message_id, text="new", validity_deadline=T0 + 200.0)
+    assert not set(light_ids) & set(fast._light)
     same()
-    for step in range(1, 40):
+    for step in range(1, 80):
         now = T0 + step * 0.5
         assert fast.advance(now) == general.advance(now)
         same()
-        if step == 20:  # light messages are waiting: the rule must reach them
+        if step in {32, 38}:  # light messages past their gateway hop: cancelled, replaced
+            later = [i for i, light in fast._light.items() if light[1][3] != _GATEWAY]
+            # With a rule in force, light messages are promoted at their gateway hop.
+            assert bool(later) is not rules
+            for index, message_id in enumerate(later):
+                if index % 3 == 2:
+                    assert fast.cancel(message_id) is general.cancel(message_id) is True
+                    continue
+                validity = now + (0.5 if index % 3 == 1 else 20.0)  # some expire first
+                for m in (fast, general):
+                    assert m.replace(message_id, text="newer", validity_deadline=validity)
+            same()
+        if step == 50:  # light messages are waiting: the rule must reach them
             for m in (fast, general):
                 m.set_handset("46705*", HandsetState.OFFLINE, now, until=now + H)
     assert fast.advance(T0 + 200 * H) == general.advance(T0 + 200 * H)
     assert inboxes(fast) == inboxes(general)
-    assert any(e.text == "new" for entries in inboxes(fast).values() for e in entries)
+    shown = {e.text for entries in inboxes(fast).values() for e in entries}
+    assert "new" in shown
+    assert ("newer" in shown) is not rules
     assert len(fast) == len(general) == 0
     assert not fast._light and not fast._heap
 

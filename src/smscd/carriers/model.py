@@ -157,6 +157,10 @@ _TOO_OLD = int(Code.DELIVERY_TO_HANDSET_FAILED)
 _EXPRESS_CODES: dict[int, tuple[int, ...]] = {
     int(code): (*_TO_GSM, int(code)) for code in STATUS_CODES
 }
+# From the carrier hop on: 112, 113 and the outcome.
+_CARRIER_CODES: dict[int, tuple[int, ...]] = {
+    int(code): (*_AT_CARRIER_AT_GSM, int(code)) for code in STATUS_CODES
+}
 # A final code as the one-code tuple a step returns, made once (see _end).
 _ENDING: dict[int, tuple[int]] = {int(code): (int(code),) for code in STATUS_CODES}
 
@@ -691,12 +695,16 @@ def _parse_state(
 # The model
 
 
-# A message on the light lane: an ordinary number whose outcome strikes at the handset, before
-# its gateway hop, which is all most messages ever are when advance() runs them in one go
-# (_advance): a tuple costs a fraction of a _Pending record to make. Anything else that
-# touches it first promotes it to a _Pending (_record_of).
-# (destination, source, text, submit_time, deadline, outcome, latencies, seq of its entry)
-_Light: TypeAlias = tuple[str, str, str, float, float, int, tuple[float, float, float], int]
+# A message on the light lane: an ordinary number (valid digits, not magic, not concatenated,
+# no content rules) whose outcome strikes at the handset, with no handset rule in force. Most
+# messages are, and all they need is their hops' times: a tuple costs a fraction of a _Pending
+# record to make. Anything that needs more promotes it to the _Pending record the general
+# path would hold at that point (_promote): a handset rule, cancel, replace_sm, a deadline
+# before the next hop. ``entry`` is its one live heap entry ``(at, seq, message_id, kind)``,
+# the kind _GATEWAY, _CARRIER or _HANDSET; the next event replaces only the entry.
+# ((destination, source, text, submit_time, deadline, outcome, latencies), entry)
+_LightMessage: TypeAlias = tuple[str, str, str, float, float, int, tuple[float, float, float]]
+_Light: TypeAlias = tuple[_LightMessage, tuple[float, int, str, int]]
 
 
 class _Pending:
@@ -791,7 +799,7 @@ class CarrierModel:
         self._rng = rng
         self._latencies = profile.latency.sampler(rng)
         self._pending: dict[str, _Pending] = {}
-        # Messages accepted on the light lane (see _Light), not yet at their gateway hop.
+        # Pending messages on the light lane (see _Light).
         self._light: dict[str, _Light] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         # True while advance() runs the step of the heap's top entry (see advance).
@@ -918,18 +926,10 @@ class CarrierModel:
             deadline = self.profile.validity_deadline(submit_time, validity_deadline)
         at = submit_time + latencies[0]
         if _STAGE_OF.get(outcome) == _HANDSET and at < deadline:
-            seq = next(self._seq)
-            self._light[message_id] = (
-                number,
-                source,
-                text,
-                submit_time,
-                deadline,
-                outcome,
-                latencies,
-                seq,
-            )
-            heapq.heappush(self._heap, (at, seq, message_id, _GATEWAY))
+            entry = (at, next(self._seq), message_id, _GATEWAY)
+            message = (number, source, text, submit_time, deadline, outcome, latencies)
+            self._light[message_id] = (message, entry)
+            heapq.heappush(self._heap, entry)
             self.last_push_at = at
             return _FUNDED_SENDING
         # What _admit and accept would do with these draws.
@@ -939,16 +939,13 @@ class CarrierModel:
         return self._step(message_id, record, _START, submit_time)
 
     def _promote(self, message_id: str, light: _Light) -> _Pending:
-        """The ``_Pending`` record of a light message: the record ``accept`` would have made,
-        after its first step. Its heap entry stays live."""
-        number, source, text, submit_time, deadline, outcome, latencies, seq = light
+        """The ``_Pending`` record of a light message: the record the general path would
+        hold, waiting for the event of the light message's heap entry, which stays live."""
+        (number, source, text, submit_time, deadline, outcome, latencies), entry = light
         record = self._pending[message_id] = _Pending(
             number, source, text, None, submit_time, deadline, outcome, False, latencies
         )
-        # As _step(_START) and _push left it (the same sum as _accept_light's).
-        record.next_at = submit_time + latencies[0]
-        record.next_kind = _GATEWAY
-        record.seq = seq
+        record.next_at, record.seq, _, record.next_kind = entry
         return record
 
     def _record_of(self, message_id: str) -> _Pending | None:
@@ -1052,7 +1049,7 @@ class CarrierModel:
         if record is not None:
             return record.seq == seq
         light = self._light.get(message_id)
-        return light is not None and light[7] == seq
+        return light is not None and light[1][1] == seq
 
     def is_pending(self, message_id: str) -> bool:
         """Whether the message has not reached a final status yet."""
@@ -1201,7 +1198,7 @@ class CarrierModel:
         """How many pending messages are addressed to a number or glob (a scan: for control
         views, not per message)."""
         match = _matches(pattern)
-        light = sum(1 for message in self._light.values() if match(message[0]))
+        light = sum(1 for message, _ in self._light.values() if match(message[0]))
         return light + sum(1 for record in self._pending.values() if match(record.destination))
 
     def __len__(self) -> int:
@@ -1249,19 +1246,18 @@ class CarrierModel:
         while heap and heap[0][0] <= now:
             if len(out) >= room:
                 return out
-            at, seq, message_id, kind = heap[0]
+            entry = heap[0]
+            at, seq, message_id, kind = entry
             record = pending.get(message_id)
             if record is None:
                 light = lights.get(message_id)
-                if light is None or light[7] != seq:
+                if light is None or light[1] is not entry:
                     heapq.heappop(heap)  # left behind by cancel
                     continue
-                # A light message at its gateway hop (kind is _GATEWAY).
                 if express_ok:
-                    done = self._light_express(message_id, light, at, now)
-                    if done is not None:
-                        heapq.heappop(heap)
-                        out.append(done)
+                    reached = self._light_step(message_id, light, now)
+                    if reached is not None:
+                        out.append(reached)
                         continue
                 del lights[message_id]
                 record = self._promote(message_id, light)
@@ -1301,17 +1297,46 @@ class CarrierModel:
             self._show_incomplete(incomplete)
         return out
 
-    def _light_express(
-        self, message_id: str, light: _Light, at: float, now: float
-    ) -> Transition | None:
-        """``_express`` of a light message at the gateway at ``at``, when every hop is due by
-        ``now`` (and before the deadline): the message ends, as ``_express_handset`` ends it.
-        None: promote it and take the general path."""
-        number, source, text, submit_time, deadline, outcome, latencies, _ = light
-        at_carrier = at + latencies[1]
-        at_handset = at_carrier + latencies[2]
-        if at_handset > now or at_handset >= deadline:
-            return None
+    def _light_step(self, message_id: str, light: _Light, now: float) -> Transition | None:
+        """The event of a light message on top of the heap, with no handset rule in force:
+        what the general path reports for it (``_express``, ``_step`` and ``_run_chain``),
+        its hops due by ``now`` together, and the heap entry popped or replaced by the next.
+        None: a hop would come at or after the deadline; promote it instead."""
+        (number, source, text, submit_time, deadline, outcome, latencies), entry = light
+        at, _, _, kind = entry
+        history: tuple[float, ...] | None
+        codes: Mapping[int, tuple[int, ...]]
+        if kind == _GATEWAY:
+            at_carrier = at + latencies[1]
+            if at_carrier >= deadline:
+                return None
+            if at_carrier > now:  # _step: 111, the carrier hop queued
+                self._relight(message_id, light, at_carrier, _CARRIER)
+                return _transition(message_id, _AT_GATEWAY, at, None)
+            at_handset = at_carrier + latencies[2]
+            if at_handset >= deadline:
+                return None
+            history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
+            if at_handset > now:  # _express: handed to the phone's network
+                self._relight(message_id, light, at_handset, _HANDSET)
+                if at_carrier == at:
+                    return _transition(message_id, _TO_GSM, at, None)
+                return _transition(message_id, _TO_GSM, at_carrier, history)
+            codes = _EXPRESS_CODES
+        elif kind == _CARRIER:
+            at_handset = at + latencies[2]
+            if at_handset >= deadline:
+                return None
+            if at_handset > now:  # _step: the attempt finds the phone online
+                self._relight(message_id, light, at_handset, _HANDSET)
+                return _transition(message_id, _AT_CARRIER_AT_GSM, at, None)
+            history = (_CARRIER_CODE, at, _GSM_CODE, at)  # _run_chain
+            codes = _CARRIER_CODES
+        else:  # _HANDSET: _express_handset
+            at_handset = at
+            history = None
+            codes = _ENDING
+        heapq.heappop(self._heap)
         del self._light[message_id]
         if outcome == _DELIVERED:
             limit = self.handsets.default_max_age
@@ -1319,11 +1344,16 @@ class CarrierModel:
                 outcome = _TOO_OLD
             else:
                 self._show(number, (source, text, at_handset, 1, ()))
-        codes = _EXPRESS_CODES[outcome]
-        if at_handset == at:
-            return _transition(message_id, codes, at, None)
-        history = (_GATEWAY_CODE, at, _CARRIER_CODE, at_carrier, _GSM_CODE, at_carrier)
-        return _transition(message_id, codes, at_handset, (*history, outcome, at_handset))
+        if history is None or at_handset == at:
+            return _transition(message_id, codes[outcome], at_handset, None)
+        return _transition(message_id, codes[outcome], at_handset, (*history, outcome, at_handset))
+
+    def _relight(self, message_id: str, light: _Light, at: float, kind: int) -> None:
+        """Replace the light message's heap entry (on top of the heap) by its next event."""
+        entry = (at, next(self._seq), message_id, kind)
+        heapq.heapreplace(self._heap, entry)
+        self._light[message_id] = (light[0], entry)
+        self.last_push_at = at
 
     def _express(
         self, message_id: str, record: _Pending, at: float, now: float
