@@ -7,8 +7,6 @@ waiter parks on one `ParkingLot` and is woken to recompute its real deadline.
 
 from __future__ import annotations
 
-import math
-
 import trio
 
 from smscd.clock import SimClock
@@ -51,9 +49,7 @@ class SimulationTime:
         """Wake every waiter to look again (something other than the clock changed)."""
         self._changed.unpark_all()
 
-    async def wait_until(
-        self, sim_time: float | None, *, slack: float = 0.0, not_before: float = -math.inf
-    ) -> None:
+    async def wait_until(self, sim_time: float | None, *, slack: float = 0.0) -> None:
         """Return once simulation time reaches `sim_time`, or earlier after any change.
 
         Callers loop: do the work due now, then wait for the next due time. Returning early on
@@ -62,19 +58,13 @@ class SimulationTime:
         Args:
             slack: real seconds to wait beyond a future deadline, so that events due close
                 together are handled in one wake-up instead of one each.
-            not_before: a real time (trio's clock) before which only a change ends the wait,
-                even when `sim_time` is due.
         """
         now = self._current_time()
         deadline = None if sim_time is None else self.clock.real_deadline(sim_time, now)
-        if deadline is not None and deadline > now:
-            deadline += slack
-        if deadline is not None and deadline < not_before:
-            deadline = not_before
         if deadline is not None and deadline <= now:
             await trio.lowlevel.checkpoint()
             return
-        with trio.move_on_at(deadline if deadline is not None else math.inf):
+        with trio.move_on_at(deadline + slack if deadline is not None else float("inf")):
             await self._changed.park()
 
     async def sleep_until(self, sim_time: float) -> None:

@@ -16,9 +16,8 @@ import trio
 import trio.testing
 
 from smscd.accounts import Accounts
-from smscd.carriers.model import Transition
 from smscd.carriers.profile import Distribution, HandsetState, Latency, Profile, default_profile
-from smscd.carriers.simulated import _PASS_INTERVAL, _WAKE_SLACK, SimulatedCarrier
+from smscd.carriers.simulated import SimulatedCarrier
 from smscd.config import Account
 from smscd.message import Address, Message, MessageIdGenerator
 from smscd.mo import MoError
@@ -550,18 +549,6 @@ async def test_load_state_refuses_garbage() -> None:
             sim.carrier.load_state("{")
 
 
-def _plain(message_id: str, submit_time: float) -> Message:
-    return Message(
-        message_id=message_id,
-        system_id="acme",
-        source=Address(5, 0, "Acme"),
-        destination=Address(1, 1, NUMBER),
-        payload=b"hello",
-        text="hello",
-        submit_time=submit_time,
-    )
-
-
 async def test_a_sink_with_only_on_status_gets_every_transition(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -579,77 +566,20 @@ async def test_a_sink_with_only_on_status_gets_every_transition(
     time = SimulationTime(T0, 1.0)
     carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
     sink = Calls()
+    message = Message(
+        message_id="m1",
+        system_id="acme",
+        source=Address(5, 0, "Acme"),
+        destination=Address(1, 1, NUMBER),
+        payload=b"hello",
+        text="hello",
+        submit_time=T0,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(carrier.run, sink)
-        accepted = carrier.submit(_plain("m1", T0))
+        accepted = carrier.submit(message)
         await trio.sleep(10)
         nursery.cancel_scope.cancel()
     codes = [(code, at - T0) for _, reached, at in sink.calls for code in reached if at]
     assert [(code, 0.0) for code in accepted] + codes == [*TO_CARRIER[2:], (113, 3.0), (201, 6.0)]
     assert {message_id for message_id, _, _ in sink.calls} == {"m1"}
-
-
-class _Passes:
-    """A sink that notes when (trio's clock) each transition is reported."""
-
-    def __init__(self) -> None:
-        self.reports: list[tuple[float, str, tuple[int, ...], float]] = []
-
-    def on_status(self, message_id: str, *codes: int, at: float | None = None) -> None:
-        raise AssertionError("the carrier reports in slices")
-
-    def on_statuses(self, reports: Sequence[Transition]) -> None:
-        now = trio.current_time()
-        self.reports += [(now, t.message_id, t.codes, t.at) for t in reports]
-
-    def when(self, message_id: str, code: int) -> tuple[float, float]:
-        """When the transition with ``code`` of ``message_id`` was reported, and its time."""
-        [found] = [
-            (now, at) for now, m, codes, at in self.reports if m == message_id and code in codes
-        ]
-        return found
-
-
-async def test_after_a_pass_that_reported_the_next_waits_its_interval(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """Under load, the events of the next pass are due as soon as one ends: the carrier rests
-    _PASS_INTERVAL between passes that report, so that a message's hops come in one report
-    instead of one per scheduling round. A report may come that much late; its simulation
-    time is the event's own."""
-    time = SimulationTime(T0, 1.0)
-    carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
-    sink = _Passes()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(carrier.run, sink)
-        start = trio.current_time()
-        carrier.submit(_plain("a", time.now()))
-        await trio.sleep(0.005)
-        carrier.submit(_plain("b", time.now()))  # its gateway hop 5 ms after a's
-        await trio.sleep(10)
-        nursery.cancel_scope.cancel()
-    a_reported, a_at = sink.when("a", 111)
-    b_reported, b_at = sink.when("b", 111)
-    assert (a_at - T0, b_at - T0) == (pytest.approx(1.0), pytest.approx(1.005))
-    assert a_reported - start == pytest.approx(1.0 + _WAKE_SLACK)
-    assert b_reported - a_reported == pytest.approx(_PASS_INTERVAL)
-    # A pass that reported nothing leaves no rest behind it: a's 112 comes on time.
-    assert sink.when("a", 112)[0] - start == pytest.approx(3.0 + _WAKE_SLACK)
-
-
-async def test_a_clock_change_ends_the_rest_between_passes(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    time = SimulationTime(T0, 1.0)
-    carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
-    sink = _Passes()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(carrier.run, sink)
-        carrier.submit(_plain("a", time.now()))
-        await trio.sleep(1.0 + _WAKE_SLACK + 0.001)  # a's 111 was just reported
-        assert [codes for _, _, codes, _ in sink.reports] == [(111,)]
-        advanced = trio.current_time()
-        time.advance(60)
-        await trio.testing.wait_all_tasks_blocked()
-        nursery.cancel_scope.cancel()
-    assert sink.when("a", 201)[0] == advanced

@@ -9,7 +9,6 @@ transition is reported with the simulation time it happened at, not the time it 
 
 from __future__ import annotations
 
-import math
 import random
 
 import structlog
@@ -30,12 +29,6 @@ _BATCH = 2000
 # are worked in one wake-up. Each transition is still recorded at its own simulation time;
 # only its report (and receipt) may come up to this much later.
 _WAKE_SLACK = 0.001
-# Real seconds run() rests after a pass that reported something, before the next one (a
-# change of the clock or of a handset still wakes it): under load the events of the next
-# pass are due at once, and without a rest run() would pass every scheduling round, reporting
-# each message's hops one or two at a time. Reports (and receipts) may come this much later
-# than their simulation time; each keeps that time.
-_PASS_INTERVAL = 0.02
 
 
 class SimulatedCarrier:
@@ -131,19 +124,16 @@ class SimulatedCarrier:
         time = self._time
         # The router takes a whole slice of transitions in one call (BatchStatusSink).
         on_statuses = getattr(sink, "on_statuses", None)
-        rest_until = -math.inf
         while True:
             deadline = model.next_deadline()
-            self._waiting_for = math.inf if deadline is None else deadline
+            self._waiting_for = float("inf") if deadline is None else deadline
             self._waiting = True
-            await time.wait_until(deadline, slack=_WAKE_SLACK, not_before=rest_until)
+            await time.wait_until(deadline, slack=_WAKE_SLACK)
             self._waiting = False
             now = time.now()
-            rest_until = -math.inf
             # Slices of _BATCH: after a clock jump over many messages, neither a huge list of
             # transitions nor a long stretch without letting the sessions run.
             while transitions := model.advance(now, _BATCH):
-                rest_until = trio.current_time() + _PASS_INTERVAL
                 if on_statuses is not None:
                     on_statuses(transitions)
                 else:
