@@ -313,12 +313,11 @@ class Router:
         if carrier_name is None:
             self._advance(message, self._unroutable, sim_now)
         else:
+            # Statuses reached on acceptance (Carrier.submit).
             reached = self.carriers[carrier_name].submit(message)
-            if not reached:  # statuses reached on acceptance (Carrier.submit)
-                pass
-            elif notify:
+            if reached and notify:
                 self._record(message, reached, sim_now)
-            else:
+            elif reached:
                 # _record, inline: the store has the message whole (added above, in this
                 # call) and only a final status needs it told.
                 message.record_codes(reached, sim_now)

@@ -457,3 +457,44 @@ def test_many_reports_in_one_call_are_each_recorded_at_their_time(router: Router
     assert [(e.code, e.at) for e in second.history][2:] == [(110, 6.0), (514, 9.0)]
     errs = [parse_receipt(text).err for text in receipts(router)]
     assert errs == [110, 201, 514]  # the notification of 110, then the two final receipts
+
+
+class FirstStepCarrier(RecordingCarrier):
+    """Answers submit with the codes a carrier reaches on taking a message (Carrier.submit)."""
+
+    def __init__(self, reached: tuple[int, ...]) -> None:
+        super().__init__()
+        self.reached = reached
+
+    def submit(self, message: Message) -> tuple[int, ...]:  # type: ignore[override]
+        super().submit(message)
+        return self.reached
+
+
+@pytest.mark.parametrize(
+    "reached",
+    [(Code.FUNDED, Code.SENDING), (Code.CONTENT_REJECTED,)],
+    ids=["on its way", "final at once"],
+)
+def test_codes_reached_on_acceptance_reach_the_disk_with_the_message(
+    tmp_path: Path, reached: tuple[int, ...]
+) -> None:
+    """The router records them without a store update of their own (the message was added
+    in the same call and is written whole): they are in its row on disk; a final one also
+    gives the receipt and enters retention."""
+    path = str(tmp_path / "s.db")
+    store = SqliteStore(path, retention=3600, max_finished=100)
+    router = concat_router(store, [1_700_000_000.0], Reassembler(60.0))
+    router.carriers["test"] = FirstStepCarrier(tuple(int(code) for code in reached))
+    status, message_id = submit(router, registered_delivery=1)
+    assert status == CommandStatus.ESME_ROK
+    final = reached[-1] >= 200
+    assert len(receipts(router)) == int(final)
+    store.close()
+    reopened = SqliteStore(path, retention=3600, max_finished=100)
+    stored = reopened.get(message_id)
+    assert stored is not None
+    assert [event.code for event in stored.history] == [101, 102, *reached]
+    assert (stored.done_time is not None) is final
+    assert reopened.counts()["pending"] == int(not final)
+    reopened.close()
