@@ -571,10 +571,11 @@ def test_the_express_lane_reports_exactly_what_the_general_steps_report(
 
 
 def test_the_light_lane_changes_nothing_but_the_cost() -> None:
-    """Ordinary messages wait for their gateway hop as light tuples (``_light``) instead of
-    ``_Pending`` records. Every question and every operation sees what the model without
-    that lane sees: cancel and replace_sm of a light message, a handset rule added while
-    light messages wait (they take the general path then), the counts and the deadline."""
+    """Ordinary messages go their way as light tuples (``_light``) instead of ``_Pending``
+    records. Every question and every operation sees what the model without that lane sees:
+    cancel and replace_sm of a light message before and after its gateway hop, a handset
+    rule added while light messages wait (they take the general path then), the counts and
+    the deadline."""
     fast = every_path(rules=False)
     general = every_path(rules=False, light=False)
     assert len(fast._light) > 50
