@@ -1043,8 +1043,8 @@ class CarrierModel:
 
     def cancel(self, message_id: str) -> bool:
         """Withdraw a pending message; True if it was pending (the caller records 203)."""
-        pending = self._pending.pop(message_id, None) or self._light.pop(message_id, None)
-        if pending is None:
+        removed = self._pending.pop(message_id, None) or self._light.pop(message_id, None)
+        if removed is None:
             return False
         if len(self._heap) > 2 * len(self) + 1024:
             # Mass cancels must not leave the heap mostly dead entries for 72 hours.

@@ -359,8 +359,12 @@ class ProcessWriter:
             except (OSError, EOFError) as exc:
                 self._stop(child)
                 self._child = None
-                raise StoreError(f"{self._path}: {what}: the writer process died ({exc})") from exc
+                raise self._died(what, exc) from exc
         return _value(answer, f"{self._path}: {what}")
+
+    def _died(self, what: str, exc: BaseException) -> StoreError:
+        """The error of a request that met the child's death (the next one starts a new child)."""
+        return StoreError(f"{self._path}: {what}: the writer process died ({exc})")
 
     def write(self, batch: BatchRows) -> None:
         self._call(("write", batch), f"cannot write {len(batch.rows)} messages")
@@ -427,9 +431,7 @@ class ProcessWriter:
             except (OSError, EOFError) as exc:
                 self._child = None
                 await trio.to_thread.run_sync(self._stop, child)
-                raise StoreError(
-                    f"{self._path}: {request.what}: the writer process died ({exc})"
-                ) from exc
+                raise self._died(request.what, exc) from exc
         finally:
             if request.locked:
                 self._lock.release()
