@@ -595,6 +595,14 @@ class Router:
             return None
         return message
 
+    def waiting_reason(self, message: Message) -> int | None:
+        """Why a message that is not final waits at its carrier (e.g. 503: the handset is
+        switched off and the carrier retries), when its carrier says (``ReportsWaiting``)."""
+        if message.done_time is not None or message.carrier is None:
+            return None
+        reason = getattr(self.carriers.get(message.carrier), "waiting_reason", None)
+        return None if reason is None else reason(message.message_id)
+
     def query(self, system_id: str, pdu: QuerySm) -> QueryResult:
         message = self.find(system_id, pdu.message_id)
         if message is None or (pdu.source_addr and pdu.source_addr != message.source.addr):

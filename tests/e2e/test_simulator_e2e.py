@@ -100,6 +100,9 @@ def test_offline_handset_expires_after_72_hours_of_simulated_time(
         return history[-1]["code"] == 112
 
     wait_until(waiting_at_carrier)
+    # Why it waits: the code the carrier would end it with, beside its status (112).
+    waiting = call(daemon, "GET", f"/api/v1/messages/{message_id}")[1]["waiting"]
+    assert waiting == {"code": 503, "name": "SubscriberOffline", "group": "error"}
     assert call(daemon, "GET", f"/api/v1/handsets/{number}")[1]["pending"] == 1
     before = call(daemon, "GET", "/api/v1/clock")[1]
     status, after = call(daemon, "POST", "/api/v1/clock/advance", {"seconds": 72 * 3600})
@@ -113,7 +116,7 @@ def test_offline_handset_expires_after_72_hours_of_simulated_time(
     receiver.read_for(0.5)
     assert len(receiver.received) == 1  # one final receipt, nothing after it
     view = call(daemon, "GET", f"/api/v1/messages/{message_id}")[1]
-    assert view["status"]["code"] == 202
+    assert (view["status"]["code"], view["waiting"]) == (202, None)
     # The default validity period, to the millisecond the view shows: submit + 72 h.
     lifetime = dt.datetime.fromisoformat(view["done_time"]) - dt.datetime.fromisoformat(
         view["submit_time"]

@@ -498,3 +498,20 @@ def test_codes_reached_on_acceptance_reach_the_disk_with_the_message(
     assert (stored.done_time is not None) is final
     assert reopened.counts()["pending"] == int(not final)
     reopened.close()
+
+
+def test_a_carrier_without_waiting_reasons_shows_none(
+    router: Router, carrier: RecordingCarrier
+) -> None:
+    _, message_id = submit(router, short_message=b"Hello")
+    message = router.store.get(message_id)
+    assert message is not None and message_id in carrier.queued
+    assert router.waiting_reason(message) is None  # RecordingCarrier has no waiting_reason
+
+    def waiting_reason(asked: str) -> int | None:
+        return 502 if asked == message_id else None
+
+    carrier.waiting_reason = waiting_reason  # type: ignore[attr-defined]
+    assert router.waiting_reason(message) == 502
+    router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
+    assert router.waiting_reason(message) is None  # final: nothing to wait for

@@ -169,10 +169,12 @@ async def test_offline_handset_expires_exactly_at_the_validity_deadline(
         await trio.sleep(2 * H - 1)
         assert sim.message(message_id).status == Code.DELIVERED_TO_CARRIER
         assert sim.carrier.model.waiting_reason(message_id) == 503
+        assert sim.router.waiting_reason(sim.message(message_id)) == 503  # the HTTP view's
         assert sim.deliveries() == []
         await trio.sleep(2)
         message = sim.message(message_id)
         assert message.status == Code.EXPIRED
+        assert sim.router.waiting_reason(message) is None
         assert message.done_time == T0 + 2 * H
         [receipt] = sim.deliveries()
         fields = parse_receipt(receipt.short_message.decode())

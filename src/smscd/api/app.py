@@ -57,7 +57,14 @@ def iso(epoch: float | None) -> str | None:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def _code_view(code: int) -> dict[str, Any]:
+    row = lookup(code)
+    return {"code": row.code, "name": row.name, "group": row.group.name.lower()}
+
+
+def message_view(message: Message, waiting: int | None = None) -> dict[str, Any]:
+    """The message as ``GET /api/v1/messages/{id}`` shows it; ``waiting``: the code it waits
+    on at its carrier (``Router.waiting_reason``), shown as ``"waiting"`` (null when none)."""
     row = lookup(message.status)
     return {
         "message_id": message.message_id,
@@ -83,7 +90,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "scheduled_time": iso(message.scheduled_time),
         "done_time": iso(message.done_time),
         "final": row.final,
-        "status": {"code": row.code, "name": row.name, "group": row.group.name.lower()},
+        "status": _code_view(row.code),
+        "waiting": None if waiting is None else _code_view(waiting),
         "history": [
             {"code": event.code, "name": lookup(event.code).name, "at": iso(event.at)}
             for event in message.history
@@ -271,7 +279,7 @@ def create_app(state: ApiState) -> Starlette:
         found = context.router.store.get(message_id)
         if found is None:
             raise HTTPException(404, f"no message with id {message_id!r} (unknown or purged)")
-        return ApiJson(message_view(found))
+        return ApiJson(message_view(found, context.router.waiting_reason(found)))
 
     async def status_codes(request: Request) -> Response:
         return ApiJson(

@@ -53,6 +53,16 @@ class BatchStatusSink(StatusSink, Protocol):
         a report for each of its times (the codes reached at that time)."""
 
 
+class ReportsWaiting(Protocol):
+    """What a carrier may add to ``Carrier``: why a message it still holds is waiting."""
+
+    def waiting_reason(self, message_id: str) -> int | None:
+        """The operator code a pending message waits on (e.g. 503 SubscriberOffline, 502
+        SubscriberUnreachable: the code it would end with if the carrier gave up), or None
+        when it is not waiting or not here. The router shows it beside the message's status
+        (``Router.waiting_reason``); a carrier without this method reports none."""
+
+
 class Carrier(Protocol):
     name: str
 

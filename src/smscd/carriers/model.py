@@ -21,12 +21,12 @@ Choices, and why:
   final code, so the model never reports them for a message it is still retrying: the message
   stays at 112 DeliveredToCarrier (it waits at the carrier; 113 DeliveredToGSM is reported
   when the network actually pages the handset, so 113 always means "on its way to an online
-  phone") and ``waiting_reason(message_id)`` says 503 (switched off) or 502 (no coverage) for
-  query_sm or the HTTP API. When the validity period runs out, the message ends with
-  202 Expired, exactly at the deadline. 502/503 are reported only as a final outcome the
-  profile's outcome mix asks for by weight (the network gives up at the first attempt);
-  magic 999502/999503 wait for expiry like a real unreachable handset. The router therefore
-  needs no change: it can keep treating every 5xx as final.
+  phone") and ``waiting_reason(message_id)`` says 503 (switched off) or 502 (no coverage),
+  which the HTTP API shows as the message's ``waiting``. When the validity period runs out,
+  the message ends with 202 Expired, exactly at the deadline. 502/503 are reported only as a
+  final outcome the profile's outcome mix asks for by weight (the network gives up at the
+  first attempt); magic 999502/999503 wait for expiry like a real unreachable handset. The
+  router therefore needs no change: it can keep treating every 5xx as final.
 * **Retries follow the schedule only**: a handset that comes back online gets its message at
   the next scheduled attempt (no HLR alert), which is what makes retry timing observable.
   Attempts that cannot succeed (before the next start or end of a known handset rule) are

@@ -107,6 +107,9 @@ class SimulatedCarrier:
     def is_pending(self, message_id: str) -> bool:
         return self.model.is_pending(message_id)
 
+    def waiting_reason(self, message_id: str) -> int | None:
+        return self.model.waiting_reason(message_id)
+
     def replace(self, message: Message) -> bool:
         changed = self.model.replace(
             message.message_id,
