@@ -533,4 +533,4 @@ def store_export(
         sys.exit(1)
     finally:
         opened.close()
-    click.echo(f"{count} messages exported", err=True)
+    click.echo(f"{count} message{'' if count == 1 else 's'} exported", err=True)

@@ -418,6 +418,7 @@ def every_path(
     rules: bool = True,
     latency: Latency = DEFAULT_LATENCY,
     light: bool = True,
+    alert: float | None = None,
 ) -> CarrierModel:
     """A model given messages that take every path: ordinary ones, a handset switched off
     for two hours, one out of coverage until they expire, one that turns unknown, phones
@@ -430,6 +431,7 @@ def every_path(
         outcomes=MappingProxyType({201: 8.0, 515: 1.0, 511: 1.0}),
         retry_schedule=(60.0, 600.0),
         max_message_age=None if rules else 3.5,
+        retry_alert=alert,
     )
     m = CarrierModel(profile, random.Random(seed))
     m._express_ok = express
@@ -479,16 +481,21 @@ def inboxes(m: CarrierModel) -> dict[str, list[InboxEntry]]:
     return {n: sorted(m.inbox(n), key=lambda e: (e.at, e.text)) for n in numbers}
 
 
-@pytest.mark.parametrize("rules", [True, False])
+@pytest.mark.parametrize(("rules", "alert"), [(True, None), (False, None), (True, 30.0)])
 def test_one_clock_jump_gives_each_message_what_stepping_through_every_event_gives(
-    rules: bool,
+    rules: bool, alert: float | None
 ) -> None:
     """advance() runs a message's hops that are due together (one transition with a time
     per code); each message still passes through the same statuses at the same times as
     when the model is advanced to every single event, and the phones show the same."""
-    stepped, jumped = every_path(rules=rules), every_path(rules=rules)
+    stepped, jumped = every_path(rules=rules, alert=alert), every_path(rules=rules, alert=alert)
     by_event = run(stepped)
     by_jump = jumped.advance(T0 + 200 * H)
+    # With the alert, the phones switched off until +2 h are paged 30 s after it.
+    paged_by_alert = [
+        at for history in statuses(by_event).values() for code, at in history if code == 113
+    ].count(T0 + 2 * H + 30)
+    assert (paged_by_alert > 0) == (alert is not None)
     assert len(by_jump) < len(by_event)  # hops were run together
     assert any(t.history is not None for t in by_jump)
     assert statuses(by_jump) == statuses(by_event)
@@ -730,6 +737,79 @@ def test_a_handset_back_early_gets_the_next_scheduled_attempt() -> None:
     assert m.next_deadline() == T0 + 663
     assert steps(run(m, T0 + 10 * H)) == [((113,), T0 + 663), ((201,), T0 + 666)]
     assert steps(run(m), "2") == [((202,), T0 + 72 * H)]
+
+
+def alerting(alert: float) -> CarrierModel:
+    """PROFILE with ``[retry] alert``: an attempt ``alert`` after the handset is back."""
+    return model(attrs.evolve(PROFILE, retry_alert=alert))
+
+
+@pytest.mark.parametrize(
+    ("alert", "attempt"),
+    [
+        (30.0, T0 + 1830),  # the alert comes first: back at +1800, attempt 30 s later
+        (0.0, T0 + 1800),  # at once
+        (100.0, T0 + 1863),  # the scheduled attempt (+1863) comes before the alert's (+1900)
+    ],
+)
+def test_an_alert_brings_an_attempt_when_the_handset_is_back(alert: float, attempt: float) -> None:
+    m = alerting(alert)
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1, until=T0 + 1800)
+    m.accept("1", NUMBER, "hello", T0)
+    assert steps(m.advance(T0 + 3))[-1] == ((112,), T0 + 3)
+    assert m.next_deadline() == attempt
+    assert steps(run(m)) == [((113,), attempt), ((201,), attempt + 3)]
+
+
+def test_an_alert_follows_a_handset_switched_on_by_hand() -> None:
+    m = alerting(10.0)
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1)  # off until further notice
+    m.accept("1", NUMBER, "hello", T0)
+    run(m, T0 + 100)
+    assert m.waiting_reason("1") == 503
+    m.set_handset(NUMBER, HandsetState.ONLINE, T0 + 100)
+    assert steps(run(m)) == [((113,), T0 + 110), ((201,), T0 + 113)]
+
+
+def test_an_alert_waits_for_the_handset_to_be_really_back() -> None:
+    """Switched off until +1800, then out of coverage until +2500: the attempt at +1863
+    finds no coverage; the alert comes 30 s after +2500, before the slot at +3063."""
+    m = alerting(30.0)
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1, until=T0 + 1800)
+    m.set_handset(NUMBER, HandsetState.NO_COVERAGE, T0 + 1800, until=T0 + 2500)
+    m.accept("1", NUMBER, "hello", T0)
+    run(m, T0 + 1863)
+    assert m.waiting_reason("1") == 502 and m.next_deadline() == T0 + 2530
+    assert steps(run(m)) == [((113,), T0 + 2530), ((201,), T0 + 2533)]
+
+
+def test_an_alert_at_or_after_the_deadline_loses_to_expiry() -> None:
+    m = alerting(30.0)
+    m.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1, until=T0 + 1770)
+    m.accept("1", NUMBER, "hello", T0, validity_deadline=T0 + 1800)
+    expected = [((103, 110), T0), ((111,), T0 + 1), ((112,), T0 + 3), ((202,), T0 + 1800)]
+    assert steps(run(m)) == expected
+
+
+def test_a_restarted_carrier_alerts_for_a_handset_back_during_the_downtime() -> None:
+    m = alerting(30.0)
+    m.set_handset(NUMBER, HandsetState.NO_COVERAGE, T0 - 1, until=T0 + 600)
+    restore(m, 112, T0 + 3, T0 + 700)
+    assert m.waiting_reason("1") == 502
+    assert steps(run(m)) == [((113,), T0 + 730), ((201,), T0 + 733)]
+
+
+def test_no_alert_for_magic_numbers_or_without_the_setting() -> None:
+    m = alerting(0.0)
+    m.accept("1", "999503", "hello", T0)
+    m.set_handset("999503", HandsetState.ONLINE, T0 + 10)  # rules do not touch magic numbers
+    assert steps(run(m))[-1] == ((202,), T0 + 72 * H)
+    plain = model()  # PROFILE: no alert, the schedule only
+    plain.set_handset(NUMBER, HandsetState.OFFLINE, T0 - 1)
+    plain.accept("1", NUMBER, "hello", T0)
+    run(plain, T0 + 100)
+    plain.set_handset(NUMBER, HandsetState.ONLINE, T0 + 100)
+    assert plain.next_deadline() == T0 + 663
 
 
 # ------------------------------------------------------------------ retry skipping

@@ -38,6 +38,7 @@ def test_default_profile_values() -> None:
     assert dict(profile.outcomes) == {201: 1.0}
     assert profile.retry_schedule[0] == 300 and profile.retry_schedule[-1] == 12 * 3600
     assert profile.max_message_age is None
+    assert profile.retry_alert is None  # attempts on the schedule only
     assert profile.serves("+46701234567")
 
 
@@ -61,6 +62,7 @@ high = "3s"
 514 = 10
 [retry]
 schedule = ["1m", "2m"]
+alert = "30s"
 [validity]
 default = "24h"
 maximum = "3d"
@@ -85,7 +87,7 @@ max_message_age = "1h"
     assert profile.latency.carrier == Distribution(kind="normal", a=2.0, b=0.5)
     assert profile.latency.handset == Distribution(kind="uniform", a=1.0, b=3.0)
     assert dict(profile.outcomes) == {201: 90.0, 514: 10.0}
-    assert profile.retry_schedule == (60.0, 120.0)
+    assert (profile.retry_schedule, profile.retry_alert) == ((60.0, 120.0), 30.0)
     assert (profile.default_validity, profile.max_validity) == (86400.0, 3 * 86400.0)
     assert profile.max_message_age == 12 * 3600
     assert profile.reassembly_timeout == 600
@@ -134,6 +136,7 @@ def test_missing_hop_keeps_its_default() -> None:
         ("[outcomes]\n201 = 0\n", "outcomes", 1, "weight > 0"),
         ("[retry]\nschedule = []\n", "retry.schedule", 2, "non-empty list"),
         ('[retry]\nschedule = ["0s"]\n', "retry.schedule", 2, "> 0"),
+        ('[retry]\nalert = "soon"\n', "retry.alert", 2, "duration"),
         ('[validity]\ndefault = "4d"\n', "validity.default", 2, "validity.maximum"),
         ('[handset]\nmax_message_age = "old"\n', "handset.max_message_age", 2, "duration"),
         ("[content]\nbanned_words = [1]\n", "content.banned_words", 2, "non-empty strings"),

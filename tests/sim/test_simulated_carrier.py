@@ -209,6 +209,20 @@ async def test_offline_then_online_is_delivered_at_the_next_retry(
         assert history[-3:] == [(112, 3.0), (113, 1203.0), (201, 1206.0)]
 
 
+async def test_with_an_alert_a_handset_switched_on_gets_its_message_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with simulator(attrs.evolve(FIXED, retry_alert=5.0)) as sim:
+        sim.carrier.set_handset(NUMBER, HandsetState.OFFLINE)  # until further notice
+        message_id = sim.submit()
+        await trio.sleep(100)
+        assert sim.router.waiting_reason(sim.message(message_id)) == 503
+        sim.carrier.set_handset(NUMBER, HandsetState.ONLINE)  # at +100, as over HTTP
+        await trio.sleep(H)
+        # The alert's attempt 5 s later, not the schedule's at +300.
+        assert sim.history(message_id)[-3:] == [(112, 3.0), (113, 105.0), (201, 108.0)]
+
+
 async def test_scheduled_message_is_held_until_its_time(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

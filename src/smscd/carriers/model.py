@@ -27,8 +27,12 @@ Choices, and why:
   final outcome the profile's outcome mix asks for by weight (the network gives up at the
   first attempt); magic 999502/999503 wait for expiry like a real unreachable handset. The
   router therefore needs no change: it can keep treating every 5xx as final.
-* **Retries follow the schedule only**: a handset that comes back online gets its message at
-  the next scheduled attempt (no HLR alert), which is what makes retry timing observable.
+* **Retries follow the schedule**: a handset that comes back online gets its message at the
+  next scheduled attempt, which is what makes retry timing observable. A profile with
+  ``[retry] alert`` adds the network's alert (an HLR tells the SMSC that a phone re-attached):
+  an attempt that long after the handset is back online, when it comes before the next
+  scheduled one and before the deadline (``_alerted``; also after ``set_handset`` and
+  ``restore``). Magic numbers get none.
   Attempts that cannot succeed (before the next start or end of a known handset rule) are
   skipped by arithmetic on the schedule instead of being queued; ``set_handset`` moves the
   affected waiting messages back to their first scheduled attempt at or after the change, so
@@ -820,6 +824,7 @@ class CarrierModel:
         # sleeps until, instead of asking next_deadline after every accept).
         self.last_push_at = _INF
         self._schedule = profile.retry_schedule
+        self._alert = profile.retry_alert
         self._mix = _mix(profile.outcomes)
         self._default_validity = profile.default_validity
         # Content rules need the text looked at: such profiles take the general path.
@@ -1038,7 +1043,10 @@ class CarrierModel:
                 if slot >= at or slot >= record.deadline:
                     break
                 record.base_at, record.base_attempts = slot, attempts
-            at, record.attempts = slot, attempts
+            record.attempts = attempts
+            at = slot
+            if self._alert is not None and not record.magic:
+                at = self._alerted(record, max(now, last_at), slot)
         self._push(record, message_id, at, kind)
 
     def cancel(self, message_id: str) -> bool:
@@ -1099,10 +1107,14 @@ class CarrierModel:
         match = _matches(pattern)
         for message_id, record in self._pending.items():
             if record.next_kind == _ATTEMPT and record.next_at > now and match(record.destination):
-                at, attempts = self._retry_from(record, now)
+                before = record.attempts
+                at, record.attempts = self._retry_from(record, now)
+                if self._alert is not None and not record.magic:
+                    at = self._alerted(record, now, at)
                 if at < record.next_at:
-                    record.attempts = attempts
                     self._push(record, message_id, at, _ATTEMPT)
+                else:
+                    record.attempts = before
 
     def set_max_age(
         self, pattern: str, max_age: float | None, now: float = -_INF, until: float = _INF
@@ -1506,6 +1518,8 @@ class CarrierModel:
                 # arithmetic on the schedule) and queue the first attempt at or after it.
                 change = self.handsets.next_change(record.destination, at)
                 at, record.attempts = self._retry_from(record, min(change, record.deadline))
+                if self._alert is not None:
+                    at = self._alerted(record, change, at)
                 self._push(record, message_id, at, _ATTEMPT)
                 return ()
             if state is not _ONLINE:
@@ -1535,6 +1549,23 @@ class CarrierModel:
             attempts += 1
             if at >= earliest:
                 return at, attempts
+
+    def _alerted(self, record: _Pending, since: float, scheduled: float) -> float:
+        """The next attempt of a waiting message, given the ``scheduled`` one, with the
+        profile's ``[retry] alert``: ``alert`` after the first moment at or after ``since``
+        its handset is online (the network's alert that the phone is back), when that comes
+        first and before the deadline. ``record.attempts`` then counts the alert attempt."""
+        assert self._alert is not None
+        handsets = self.handsets
+        number = record.destination
+        back = since
+        while back < scheduled and handsets.state_at(number, back) is not _ONLINE:
+            back = handsets.next_change(number, back)
+        at = back + self._alert
+        if at >= scheduled or at >= record.deadline:
+            return scheduled
+        _, record.attempts = self._retry_from(record, at)
+        return at
 
     def _end(self, message_id: str, code: int) -> tuple[int, ...]:
         del self._pending[message_id]

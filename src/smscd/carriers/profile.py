@@ -217,6 +217,10 @@ class Profile:
         outcomes: weights over final codes for an ordinary number whose handset is online.
         retry_schedule: delays between delivery attempts to an unreachable handset; the last
             one repeats.
+        retry_alert: with a value, a waiting message also gets an attempt this long after its
+            handset is back online (the network's alert, as an HLR alerts the SMSC when a
+            phone re-attaches), when that comes before the next scheduled attempt; None
+            (the default): attempts follow the schedule only.
         default_validity: the validity period when the ESME gives none (72 h, the seed's).
         max_validity: a longer requested validity period is cut to this.
         max_message_age: the handsets' own maximum message age, None for no limit.
@@ -240,6 +244,7 @@ class Profile:
         28800.0,
         43200.0,
     )
+    retry_alert: float | None = None
     default_validity: float = 72 * 3600.0
     max_validity: float = 72 * 3600.0
     max_message_age: float | None = None
@@ -316,6 +321,10 @@ def _optional_duration(value: object) -> float | None:
     return None if value == "" else _positive_duration(value)
 
 
+def _optional_delay(value: object) -> float | None:
+    return None if value == "" else _duration(value)
+
+
 def _words(value: object) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
         raise _BadValueError("must be a list of non-empty strings")
@@ -372,7 +381,10 @@ class _ProfileLoader(_DocumentLoader):
         if "outcomes" in data:
             values["outcomes"] = self.outcomes(self.table(data["outcomes"], ("outcomes",)))
         sections: dict[str, dict[str, tuple[str, _Parser]]] = {
-            "retry": {"schedule": ("retry_schedule", _schedule)},
+            "retry": {
+                "schedule": ("retry_schedule", _schedule),
+                "alert": ("retry_alert", _optional_delay),
+            },
             "validity": {
                 "default": ("default_validity", _positive_duration),
                 "maximum": ("max_validity", _positive_duration),
