@@ -207,7 +207,9 @@ def _receipt_kind(code: int, intermediate: bool) -> _ReceiptKind:
     row = lookup(code)
     state = MessageState.ENROUTE if intermediate else row.message_state
     delivered = "001" if row.code == Code.DELIVERED_TO_HANDSET else "000"
-    failed = not intermediate and row.group in (StatusGroup.REJECTION, StatusGroup.ERROR)
+    # An intermediate notification with an error code is a message left waiting (503, 502):
+    # it carries the code in network_error_code too.
+    failed = row.group in (StatusGroup.REJECTION, StatusGroup.ERROR)
     kind = _ReceiptKind(
         head=f" sub:001 dlvrd:{delivered} submit date:",
         tail=f" stat:{STAT_BY_STATE[state]} err:{row.code:03d} text:",
@@ -270,8 +272,9 @@ def receipt_body(message: Message, code: int, *, intermediate: bool = False) -> 
     """The body (all after the header) of the deliver_sm that tells the ESME about ``code``.
 
     A final receipt (esm_class 0x04) carries the final SMPP state and ``stat`` word; an
-    intermediate notification (esm_class 0x20) carries ENROUTE and the current 1xx code. Both
-    put the operator code in ``err:``, and errors (4xx, 5xx) also in network_error_code. The
+    intermediate notification (esm_class 0x20) carries ENROUTE and the current 1xx code, or
+    the code a message left waiting waits on (503, 502). Both put the operator code in
+    ``err:``, and errors (4xx, 5xx) also in network_error_code. The
     addresses are the original ones swapped: the receipt comes *from* the handset.
 
     The text is sent as ASCII (IA5): every receipt parser in the wild reads it that way, so

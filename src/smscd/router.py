@@ -510,6 +510,12 @@ class Router:
                 if message.done_time is not None:
                     return
                 self._advance(message, code, at if history is None else history[2 * index + 1])
+            if message.status == Code.DELIVERED_TO_CARRIER:
+                # Left waiting at the carrier (a switched-off or unreachable handset): one
+                # more notification, with the code it waits on (503, 502) as its err:.
+                waiting = self.waiting_reason(message)
+                if waiting is not None:
+                    self._emit(message, waiting, intermediate=True)
             return
         # The common case, once per carrier transition rather than once per code.
         if history is None:

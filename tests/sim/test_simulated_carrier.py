@@ -28,7 +28,7 @@ from smscd.routing import Route, RouteTable
 from smscd.simtime import SimulationTime
 from smscd.smpp import timefmt
 from smscd.smpp.codec import encode
-from smscd.smpp.constants import CommandStatus, EsmClass
+from smscd.smpp.constants import CommandStatus, EsmClass, MessageState
 from smscd.smpp.pdus import CancelSm, DeliverSm, ReplaceSm, SubmitSm
 from smscd.sms.reassembly import Reassembler
 from smscd.sms.segments import split
@@ -309,6 +309,33 @@ async def test_intermediate_notifications_carry_each_code(
         final = receipts[-1]
         assert final.esm_class & EsmClass.TYPE_SMSC_DELIVERY_RECEIPT
         assert parse_receipt(final.short_message.decode()).err == 201
+
+
+@pytest.mark.parametrize(
+    ("state", "waiting"), [(HandsetState.OFFLINE, 503), (HandsetState.NO_COVERAGE, 502)]
+)
+async def test_a_message_left_waiting_notifies_what_it_waits_on(
+    autojump_clock: trio.testing.MockClock, state: HandsetState, waiting: int
+) -> None:
+    async with simulator() as sim:
+        sim.carrier.set_handset(NUMBER, state, until=T0 + 600)
+        message_id = sim.submit(registered_delivery=0x11)
+        await trio.sleep(H)
+        pdus = sim.deliveries()
+        receipts = [parse_receipt(pdu.short_message.decode()) for pdu in pdus]
+        # After 112, the code it waits on, still ENROUTE: it is retried, not finished.
+        assert [(r.err, r.stat) for r in receipts] == [
+            *((code, "ENROUTE") for code in (102, 103, 110, 111, 112, waiting, 113)),
+            (201, "DELIVRD"),
+        ]
+        notification = pdus[5]
+        assert notification.esm_class & EsmClass.TYPE_INTERMEDIATE_NOTIFICATION
+        assert notification.tlvs.message_state == MessageState.ENROUTE
+        assert notification.tlvs.network_error_code is not None
+        assert notification.tlvs.network_error_code.error_code == waiting
+        assert pdus[4].tlvs.network_error_code is None  # 112: information, not an error
+        # The history has no 503/502: those are final codes, and the message was not.
+        assert [code for code, _ in sim.history(message_id)][-3:] == [112, 113, 201]
 
 
 FINAL_CODES = sorted(code for code, row in STATUS_CODES.items() if row.final)
