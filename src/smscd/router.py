@@ -16,7 +16,7 @@ import attrs
 import structlog
 
 from smscd.accounts import Accounts, AccountState
-from smscd.carriers.base import Carrier, StatusReport
+from smscd.carriers.base import Carrier, StatusReport, Waiting
 from smscd.message import Address, ConcatPart, Message, MessageIdGenerator
 from smscd.mo import MoError, MoMessage, build_mo_parts, check_handset_number, check_virtual_number
 from smscd.outbox import Outboxes, OutboxItem
@@ -513,9 +513,9 @@ class Router:
             if message.status == Code.DELIVERED_TO_CARRIER:
                 # Left waiting at the carrier (a switched-off or unreachable handset): one
                 # more notification, with the code it waits on (503, 502) as its err:.
-                waiting = self.waiting_reason(message)
+                waiting = self.waiting(message)
                 if waiting is not None:
-                    self._emit(message, waiting, intermediate=True)
+                    self._emit(message, waiting.code, intermediate=True)
             return
         # The common case, once per carrier transition rather than once per code.
         if history is None:
@@ -601,13 +601,14 @@ class Router:
             return None
         return message
 
-    def waiting_reason(self, message: Message) -> int | None:
+    def waiting(self, message: Message) -> Waiting | None:
         """Why a message that is not final waits at its carrier (e.g. 503: the handset is
-        switched off and the carrier retries), when its carrier says (``ReportsWaiting``)."""
+        switched off and the carrier retries), and until when, when its carrier says
+        (``ReportsWaiting``)."""
         if message.done_time is not None or message.carrier is None:
             return None
-        reason = getattr(self.carriers.get(message.carrier), "waiting_reason", None)
-        return None if reason is None else reason(message.message_id)
+        waiting = getattr(self.carriers.get(message.carrier), "waiting", None)
+        return None if waiting is None else waiting(message.message_id)
 
     def query(self, system_id: str, pdu: QuerySm) -> QueryResult:
         message = self.find(system_id, pdu.message_id)

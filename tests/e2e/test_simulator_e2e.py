@@ -100,9 +100,20 @@ def test_offline_handset_expires_after_72_hours_of_simulated_time(
         return history[-1]["code"] == 112
 
     wait_until(waiting_at_carrier)
-    # Why it waits: the code the carrier would end it with, beside its status (112).
-    waiting = call(daemon, "GET", f"/api/v1/messages/{message_id}")[1]["waiting"]
-    assert waiting == {"code": 503, "name": "SubscriberOffline", "group": "error"}
+    # Why it waits (the code the carrier would end it with), beside its status (112), and
+    # until when: switched off until further notice, no attempt can reach it before it
+    # expires, 72 h after its submission.
+    view = call(daemon, "GET", f"/api/v1/messages/{message_id}")[1]
+    waiting = view["waiting"]
+    expires = dt.datetime.fromisoformat(waiting.pop("expires"))
+    submitted = dt.datetime.fromisoformat(view["submit_time"])
+    assert abs(expires - submitted - dt.timedelta(hours=72)) <= dt.timedelta(milliseconds=1)
+    assert waiting == {
+        "code": 503,
+        "name": "SubscriberOffline",
+        "group": "error",
+        "next_attempt": None,
+    }
     assert call(daemon, "GET", f"/api/v1/handsets/{number}")[1]["pending"] == 1
     before = call(daemon, "GET", "/api/v1/clock")[1]
     status, after = call(daemon, "POST", "/api/v1/clock/advance", {"seconds": 72 * 3600})

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from smscd.accounts import Accounts
+from smscd.carriers.base import Waiting
 from smscd.carriers.model import Transition
 from smscd.config import Account
 from smscd.message import Message, MessageIdGenerator
@@ -506,12 +507,12 @@ def test_a_carrier_without_waiting_reasons_shows_none(
     _, message_id = submit(router, short_message=b"Hello")
     message = router.store.get(message_id)
     assert message is not None and message_id in carrier.queued
-    assert router.waiting_reason(message) is None  # RecordingCarrier has no waiting_reason
+    assert router.waiting(message) is None  # RecordingCarrier has no waiting()
 
-    def waiting_reason(asked: str) -> int | None:
-        return 502 if asked == message_id else None
+    def waiting(asked: str) -> Waiting | None:
+        return Waiting(502, 1_800_000_300.0, 1_800_259_200.0) if asked == message_id else None
 
-    carrier.waiting_reason = waiting_reason  # type: ignore[attr-defined]
-    assert router.waiting_reason(message) == 502
+    carrier.waiting = waiting  # type: ignore[attr-defined]
+    assert router.waiting(message) == Waiting(502, 1_800_000_300.0, 1_800_259_200.0)
     router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
-    assert router.waiting_reason(message) is None  # final: nothing to wait for
+    assert router.waiting(message) is None  # final: nothing to wait for

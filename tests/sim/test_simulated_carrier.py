@@ -16,6 +16,7 @@ import trio
 import trio.testing
 
 from smscd.accounts import Accounts
+from smscd.carriers.base import Waiting
 from smscd.carriers.profile import Distribution, HandsetState, Latency, Profile, default_profile
 from smscd.carriers.simulated import SimulatedCarrier
 from smscd.config import Account
@@ -169,12 +170,14 @@ async def test_offline_handset_expires_exactly_at_the_validity_deadline(
         await trio.sleep(2 * H - 1)
         assert sim.message(message_id).status == Code.DELIVERED_TO_CARRIER
         assert sim.carrier.model.waiting_reason(message_id) == 503
-        assert sim.router.waiting_reason(sim.message(message_id)) == 503  # the HTTP view's
+        # The HTTP view's: the schedule's next attempt (+3 at 112, then +300, +900, +1800 ...)
+        # would be at +8403, after the deadline the ESME asked for: none comes before it.
+        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, None, T0 + 2 * H)
         assert sim.deliveries() == []
         await trio.sleep(2)
         message = sim.message(message_id)
         assert message.status == Code.EXPIRED
-        assert sim.router.waiting_reason(message) is None
+        assert sim.router.waiting(message) is None
         assert message.done_time == T0 + 2 * H
         [receipt] = sim.deliveries()
         fields = parse_receipt(receipt.short_message.decode())
@@ -204,6 +207,9 @@ async def test_offline_then_online_is_delivered_at_the_next_retry(
         # Switched off for the first 10 minutes; retries at +5 min, +20 min (5 + 15).
         sim.carrier.set_handset(NUMBER, HandsetState.OFFLINE, start=T0, until=T0 + 600)
         message_id = sim.submit()
+        await trio.sleep(10)
+        # What the HTTP view shows meanwhile: the attempt at +1203, the first after +600.
+        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, T0 + 1203, T0 + 72 * H)
         await trio.sleep(H)
         history = sim.history(message_id)
         assert history[-3:] == [(112, 3.0), (113, 1203.0), (201, 1206.0)]
@@ -216,7 +222,9 @@ async def test_with_an_alert_a_handset_switched_on_gets_its_message_at_once(
         sim.carrier.set_handset(NUMBER, HandsetState.OFFLINE)  # until further notice
         message_id = sim.submit()
         await trio.sleep(100)
-        assert sim.router.waiting_reason(sim.message(message_id)) == 503
+        # Off until further notice: as the rules stand, no attempt can reach it before it
+        # expires, so none is planned (the schedule's are skipped, see the model).
+        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, None, T0 + 72 * H)
         sim.carrier.set_handset(NUMBER, HandsetState.ONLINE)  # at +100, as over HTTP
         await trio.sleep(H)
         # The alert's attempt 5 s later, not the schedule's at +300.

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smscd import __version__
+from smscd.carriers.base import Waiting
 from smscd.carriers.profile import HandsetState
 from smscd.carriers.simulated import SimulatedCarrier
 from smscd.config import parse_duration
@@ -62,9 +63,9 @@ def _code_view(code: int) -> dict[str, Any]:
     return {"code": row.code, "name": row.name, "group": row.group.name.lower()}
 
 
-def message_view(message: Message, waiting: int | None = None) -> dict[str, Any]:
-    """The message as ``GET /api/v1/messages/{id}`` shows it; ``waiting``: the code it waits
-    on at its carrier (``Router.waiting_reason``), shown as ``"waiting"`` (null when none)."""
+def message_view(message: Message, waiting: Waiting | None = None) -> dict[str, Any]:
+    """The message as ``GET /api/v1/messages/{id}`` shows it; ``waiting``: why and until when
+    it waits at its carrier (``Router.waiting``), shown as ``"waiting"`` (null when none)."""
     row = lookup(message.status)
     return {
         "message_id": message.message_id,
@@ -91,7 +92,13 @@ def message_view(message: Message, waiting: int | None = None) -> dict[str, Any]
         "done_time": iso(message.done_time),
         "final": row.final,
         "status": _code_view(row.code),
-        "waiting": None if waiting is None else _code_view(waiting),
+        "waiting": None
+        if waiting is None
+        else {
+            **_code_view(waiting.code),
+            "next_attempt": iso(waiting.next_attempt),
+            "expires": iso(waiting.deadline),
+        },
         "history": [
             {"code": event.code, "name": lookup(event.code).name, "at": iso(event.at)}
             for event in message.history
@@ -279,7 +286,7 @@ def create_app(state: ApiState) -> Starlette:
         found = context.router.store.get(message_id)
         if found is None:
             raise HTTPException(404, f"no message with id {message_id!r} (unknown or purged)")
-        return ApiJson(message_view(found, context.router.waiting_reason(found)))
+        return ApiJson(message_view(found, context.router.waiting(found)))
 
     async def status_codes(request: Request) -> Response:
         return ApiJson(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+import attrs
 import trio
 
 from smscd.message import Message
@@ -53,14 +54,30 @@ class BatchStatusSink(StatusSink, Protocol):
         a report for each of its times (the codes reached at that time)."""
 
 
+@attrs.frozen
+class Waiting:
+    """Why and until when a message a carrier holds is waiting.
+
+    Attributes:
+        code: the operator code it waits on (e.g. 503 SubscriberOffline, 502
+            SubscriberUnreachable: the code it would end with if the carrier gave up).
+        next_attempt: the simulation time of the next delivery attempt that can reach the
+            phone as the handset rules stand; None when none comes before the deadline.
+        deadline: the simulation time its validity period ends.
+    """
+
+    code: int
+    next_attempt: float | None
+    deadline: float
+
+
 class ReportsWaiting(Protocol):
     """What a carrier may add to ``Carrier``: why a message it still holds is waiting."""
 
-    def waiting_reason(self, message_id: str) -> int | None:
-        """The operator code a pending message waits on (e.g. 503 SubscriberOffline, 502
-        SubscriberUnreachable: the code it would end with if the carrier gave up), or None
-        when it is not waiting or not here. The router shows it beside the message's status
-        (``Router.waiting_reason``); a carrier without this method reports none."""
+    def waiting(self, message_id: str) -> Waiting | None:
+        """The message's ``Waiting``, or None when it is not waiting or not here. The router
+        shows it beside the message's status (``Router.waiting``) and notifies it; a carrier
+        without this method reports none."""
 
 
 class Carrier(Protocol):

@@ -1206,6 +1206,19 @@ class CarrierModel:
         record = self._pending.get(message_id)
         return None if record is None else record.waiting
 
+    def waiting(self, message_id: str) -> tuple[int, float | None, float] | None:
+        """``waiting_reason``, with when the message's next delivery attempt is (None: none
+        comes before its deadline, which ends it) and its validity deadline; None if it is
+        not waiting."""
+        record = self._pending.get(message_id)
+        if record is None or record.waiting is None:
+            return None
+        deadline = record.deadline
+        attempt = record.next_at
+        if record.next_kind != _ATTEMPT or attempt >= deadline:
+            return record.waiting, None, deadline
+        return record.waiting, attempt, deadline
+
     def inbox(self, number: str) -> tuple[InboxEntry, ...]:
         """What the phone of ``number`` shows, oldest first.
 

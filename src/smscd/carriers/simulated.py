@@ -14,7 +14,7 @@ import random
 import structlog
 import trio
 
-from smscd.carriers.base import StatusSink
+from smscd.carriers.base import StatusSink, Waiting
 from smscd.carriers.model import CarrierModel, InboxEntry
 from smscd.carriers.profile import HandsetState, Profile
 from smscd.message import Message
@@ -107,8 +107,9 @@ class SimulatedCarrier:
     def is_pending(self, message_id: str) -> bool:
         return self.model.is_pending(message_id)
 
-    def waiting_reason(self, message_id: str) -> int | None:
-        return self.model.waiting_reason(message_id)
+    def waiting(self, message_id: str) -> Waiting | None:
+        found = self.model.waiting(message_id)
+        return None if found is None else Waiting(*found)
 
     def replace(self, message: Message) -> bool:
         changed = self.model.replace(
