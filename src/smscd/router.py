@@ -513,7 +513,7 @@ class Router:
             if message.status == Code.DELIVERED_TO_CARRIER:
                 # Left waiting at the carrier (a switched-off or unreachable handset): one
                 # more notification, with the code it waits on (503, 502) as its err:.
-                waiting = self.waiting(message)
+                waiting = self.waiting_for(message)
                 if waiting is not None:
                     self._emit(message, waiting.code, intermediate=True)
             return
@@ -601,14 +601,16 @@ class Router:
             return None
         return message
 
-    def waiting(self, message: Message) -> Waiting | None:
+    def waiting_for(self, message: Message) -> Waiting | None:
         """Why a message that is not final waits at its carrier (e.g. 503: the handset is
         switched off and the carrier retries), and until when, when its carrier says
         (``ReportsWaiting``)."""
         if message.done_time is not None or message.carrier is None:
             return None
-        waiting = getattr(self.carriers.get(message.carrier), "waiting", None)
-        return None if waiting is None else waiting(message.message_id)
+        # Optional (ReportsWaiting): found by a name specific enough not to meet another
+        # attribute of a carrier by chance.
+        waiting_for = getattr(self.carriers.get(message.carrier), "waiting_for", None)
+        return waiting_for(message.message_id) if callable(waiting_for) else None
 
     def query(self, system_id: str, pdu: QuerySm) -> QueryResult:
         message = self.find(system_id, pdu.message_id)

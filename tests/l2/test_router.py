@@ -507,12 +507,14 @@ def test_a_carrier_without_waiting_reasons_shows_none(
     _, message_id = submit(router, short_message=b"Hello")
     message = router.store.get(message_id)
     assert message is not None and message_id in carrier.queued
-    assert router.waiting(message) is None  # RecordingCarrier has no waiting()
+    assert router.waiting_for(message) is None  # RecordingCarrier has no waiting_for()
+    carrier.waiting_for = ["an attribute of its own"]  # type: ignore[attr-defined]
+    assert router.waiting_for(message) is None  # not a method: not ReportsWaiting
 
-    def waiting(asked: str) -> Waiting | None:
+    def waiting_for(asked: str) -> Waiting | None:
         return Waiting(502, 1_800_000_300.0, 1_800_259_200.0) if asked == message_id else None
 
-    carrier.waiting = waiting  # type: ignore[attr-defined]
-    assert router.waiting(message) == Waiting(502, 1_800_000_300.0, 1_800_259_200.0)
+    carrier.waiting_for = waiting_for  # type: ignore[attr-defined]
+    assert router.waiting_for(message) == Waiting(502, 1_800_000_300.0, 1_800_259_200.0)
     router.on_status(message_id, Code.DELIVERED_TO_HANDSET)
-    assert router.waiting(message) is None  # final: nothing to wait for
+    assert router.waiting_for(message) is None  # final: nothing to wait for

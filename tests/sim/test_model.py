@@ -150,11 +150,11 @@ def test_offline_handset_waits_then_gets_the_message_after_retries(
     # Attempts at +3, +63, +663, +1263 (last delay repeats), +1863: the handset is back.
     # Those before +1800, when the rule ends, cannot succeed and are skipped.
     assert m.next_deadline() == T0 + 1863
-    assert m.waiting("1") == (reason, T0 + 1863, T0 + 72 * H)
+    assert m.waiting_for("1") == (reason, T0 + 1863, T0 + 72 * H)
     assert m.advance(T0 + 1800) == []
     assert m.waiting_reason("1") == reason and m.is_pending("1")
     assert steps(run(m)) == [((113,), T0 + 1863), ((201,), T0 + 1866)]
-    assert m.waiting_reason("1") is None and m.waiting("1") is None
+    assert m.waiting_reason("1") is None and m.waiting_for("1") is None
 
 
 @pytest.mark.parametrize("validity", ["000003000000000R", "relative", "absolute"])
@@ -344,7 +344,7 @@ def test_magic_unreachable_numbers_report_why_they_wait() -> None:
     m.accept("2", "999502", "x", T0)
     run(m, T0 + H)
     assert (m.waiting_reason("1"), m.waiting_reason("2")) == (503, 502)
-    assert m.waiting("1") == (503, None, T0 + 72 * H)  # no attempt: they wait for expiry
+    assert m.waiting_for("1") == (503, None, T0 + 72 * H)  # no attempt: they wait for expiry
 
 
 @pytest.mark.parametrize(

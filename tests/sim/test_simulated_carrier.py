@@ -172,12 +172,12 @@ async def test_offline_handset_expires_exactly_at_the_validity_deadline(
         assert sim.carrier.model.waiting_reason(message_id) == 503
         # The HTTP view's: the schedule's next attempt (+3 at 112, then +300, +900, +1800 ...)
         # would be at +8403, after the deadline the ESME asked for: none comes before it.
-        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, None, T0 + 2 * H)
+        assert sim.router.waiting_for(sim.message(message_id)) == Waiting(503, None, T0 + 2 * H)
         assert sim.deliveries() == []
         await trio.sleep(2)
         message = sim.message(message_id)
         assert message.status == Code.EXPIRED
-        assert sim.router.waiting(message) is None
+        assert sim.router.waiting_for(message) is None
         assert message.done_time == T0 + 2 * H
         [receipt] = sim.deliveries()
         fields = parse_receipt(receipt.short_message.decode())
@@ -209,7 +209,8 @@ async def test_offline_then_online_is_delivered_at_the_next_retry(
         message_id = sim.submit()
         await trio.sleep(10)
         # What the HTTP view shows meanwhile: the attempt at +1203, the first after +600.
-        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, T0 + 1203, T0 + 72 * H)
+        waiting = sim.router.waiting_for(sim.message(message_id))
+        assert waiting == Waiting(503, T0 + 1203, T0 + 72 * H)
         await trio.sleep(H)
         history = sim.history(message_id)
         assert history[-3:] == [(112, 3.0), (113, 1203.0), (201, 1206.0)]
@@ -224,7 +225,7 @@ async def test_with_an_alert_a_handset_switched_on_gets_its_message_at_once(
         await trio.sleep(100)
         # Off until further notice: as the rules stand, no attempt can reach it before it
         # expires, so none is planned (the schedule's are skipped, see the model).
-        assert sim.router.waiting(sim.message(message_id)) == Waiting(503, None, T0 + 72 * H)
+        assert sim.router.waiting_for(sim.message(message_id)) == Waiting(503, None, T0 + 72 * H)
         sim.carrier.set_handset(NUMBER, HandsetState.ONLINE)  # at +100, as over HTTP
         await trio.sleep(H)
         # The alert's attempt 5 s later, not the schedule's at +300.

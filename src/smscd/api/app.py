@@ -65,7 +65,7 @@ def _code_view(code: int) -> dict[str, Any]:
 
 def message_view(message: Message, waiting: Waiting | None = None) -> dict[str, Any]:
     """The message as ``GET /api/v1/messages/{id}`` shows it; ``waiting``: why and until when
-    it waits at its carrier (``Router.waiting``), shown as ``"waiting"`` (null when none)."""
+    it waits at its carrier (``Router.waiting_for``), shown as ``"waiting"`` (null when none)."""
     row = lookup(message.status)
     return {
         "message_id": message.message_id,
@@ -286,7 +286,7 @@ def create_app(state: ApiState) -> Starlette:
         found = context.router.store.get(message_id)
         if found is None:
             raise HTTPException(404, f"no message with id {message_id!r} (unknown or purged)")
-        return ApiJson(message_view(found, context.router.waiting(found)))
+        return ApiJson(message_view(found, context.router.waiting_for(found)))
 
     async def status_codes(request: Request) -> Response:
         return ApiJson(

@@ -74,9 +74,9 @@ class Waiting:
 class ReportsWaiting(Protocol):
     """What a carrier may add to ``Carrier``: why a message it still holds is waiting."""
 
-    def waiting(self, message_id: str) -> Waiting | None:
+    def waiting_for(self, message_id: str) -> Waiting | None:
         """The message's ``Waiting``, or None when it is not waiting or not here. The router
-        shows it beside the message's status (``Router.waiting``) and notifies it; a carrier
+        shows it beside the message's status (``Router.waiting_for``) and notifies it; a carrier
         without this method reports none."""
 
 

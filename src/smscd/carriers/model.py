@@ -1206,7 +1206,7 @@ class CarrierModel:
         record = self._pending.get(message_id)
         return None if record is None else record.waiting
 
-    def waiting(self, message_id: str) -> tuple[int, float | None, float] | None:
+    def waiting_for(self, message_id: str) -> tuple[int, float | None, float] | None:
         """``waiting_reason``, with when the message's next delivery attempt is (None: none
         comes before its deadline, which ends it) and its validity deadline; None if it is
         not waiting."""

@@ -107,8 +107,8 @@ class SimulatedCarrier:
     def is_pending(self, message_id: str) -> bool:
         return self.model.is_pending(message_id)
 
-    def waiting(self, message_id: str) -> Waiting | None:
-        found = self.model.waiting(message_id)
+    def waiting_for(self, message_id: str) -> Waiting | None:
+        found = self.model.waiting_for(message_id)
         return None if found is None else Waiting(*found)
 
     def replace(self, message: Message) -> bool:
