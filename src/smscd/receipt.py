@@ -274,8 +274,8 @@ def receipt_body(message: Message, code: int, *, intermediate: bool = False) -> 
     A final receipt (esm_class 0x04) carries the final SMPP state and ``stat`` word; an
     intermediate notification (esm_class 0x20) carries ENROUTE and the current 1xx code, or
     the code a message left waiting waits on (503, 502). Both put the operator code in
-    ``err:``, and errors (4xx, 5xx) also in network_error_code. The
-    addresses are the original ones swapped: the receipt comes *from* the handset.
+    ``err:``, and errors (4xx, 5xx) also in network_error_code. The addresses are the
+    original ones swapped: the receipt comes *from* the handset.
 
     The text is sent as ASCII (IA5): every receipt parser in the wild reads it that way, so
     characters outside ASCII in the quoted ``text:`` become ``?``.
