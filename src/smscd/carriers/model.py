@@ -939,26 +939,30 @@ class CarrierModel:
         else:
             deadline = self.profile.validity_deadline(submit_time, validity_deadline)
         at = submit_time + latencies[0]
+        message = (number, source, text, submit_time, deadline, outcome, latencies)
         if _STAGE_OF.get(outcome) == _HANDSET and at < deadline:
             entry = (at, next(self._seq), message_id, _GATEWAY)
-            message = (number, source, text, submit_time, deadline, outcome, latencies)
             self._light[message_id] = (message, entry)
             heapq.heappush(self._heap, entry)
             self.last_push_at = at
             return _FUNDED_SENDING
         # What _admit and accept would do with these draws.
+        record = self._pending_of(message_id, message)
+        return self._step(message_id, record, _START, submit_time)
+
+    def _pending_of(self, message_id: str, message: _LightMessage) -> _Pending:
+        """The ``_Pending`` record ``_admit`` would make of a light message's fields, kept."""
+        number, source, text, submit_time, deadline, outcome, latencies = message
         record = self._pending[message_id] = _Pending(
             number, source, text, None, submit_time, deadline, outcome, False, latencies
         )
-        return self._step(message_id, record, _START, submit_time)
+        return record
 
     def _promote(self, message_id: str, light: _Light) -> _Pending:
         """The ``_Pending`` record of a light message: the record the general path would
         hold, waiting for the event of the light message's heap entry, which stays live."""
-        (number, source, text, submit_time, deadline, outcome, latencies), entry = light
-        record = self._pending[message_id] = _Pending(
-            number, source, text, None, submit_time, deadline, outcome, False, latencies
-        )
+        message, entry = light
+        record = self._pending_of(message_id, message)
         record.next_at, record.seq, _, record.next_kind = entry
         return record
 
@@ -1043,10 +1047,9 @@ class CarrierModel:
                 if slot >= at or slot >= record.deadline:
                     break
                 record.base_at, record.base_attempts = slot, attempts
-            record.attempts = attempts
-            at = slot
+            at, record.attempts = slot, attempts
             if self._alert is not None and not record.magic:
-                at = self._alerted(record, max(now, last_at), slot)
+                at, record.attempts = self._alerted(record, max(now, last_at), (slot, attempts))
         self._push(record, message_id, at, kind)
 
     def cancel(self, message_id: str) -> bool:
@@ -1107,14 +1110,12 @@ class CarrierModel:
         match = _matches(pattern)
         for message_id, record in self._pending.items():
             if record.next_kind == _ATTEMPT and record.next_at > now and match(record.destination):
-                before = record.attempts
-                at, record.attempts = self._retry_from(record, now)
+                scheduled = self._retry_from(record, now)
                 if self._alert is not None and not record.magic:
-                    at = self._alerted(record, now, at)
-                if at < record.next_at:
+                    scheduled = self._alerted(record, now, scheduled)
+                if scheduled[0] < record.next_at:
+                    at, record.attempts = scheduled
                     self._push(record, message_id, at, _ATTEMPT)
-                else:
-                    record.attempts = before
 
     def set_max_age(
         self, pattern: str, max_age: float | None, now: float = -_INF, until: float = _INF
@@ -1530,9 +1531,10 @@ class CarrierModel:
                 # attempts before it would fail the same way, silently: skip them (pure
                 # arithmetic on the schedule) and queue the first attempt at or after it.
                 change = self.handsets.next_change(record.destination, at)
-                at, record.attempts = self._retry_from(record, min(change, record.deadline))
+                scheduled = self._retry_from(record, min(change, record.deadline))
                 if self._alert is not None:
-                    at = self._alerted(record, change, at)
+                    scheduled = self._alerted(record, change, scheduled)
+                at, record.attempts = scheduled
                 self._push(record, message_id, at, _ATTEMPT)
                 return ()
             if state is not _ONLINE:
@@ -1563,22 +1565,24 @@ class CarrierModel:
             if at >= earliest:
                 return at, attempts
 
-    def _alerted(self, record: _Pending, since: float, scheduled: float) -> float:
-        """The next attempt of a waiting message, given the ``scheduled`` one, with the
-        profile's ``[retry] alert``: ``alert`` after the first moment at or after ``since``
-        its handset is online (the network's alert that the phone is back), when that comes
-        first and before the deadline. ``record.attempts`` then counts the alert attempt."""
+    def _alerted(
+        self, record: _Pending, since: float, scheduled: tuple[float, int]
+    ) -> tuple[float, int]:
+        """The next attempt of a waiting message and the attempt count at it, given the
+        ``scheduled`` one (``_retry_from``'s answer), with the profile's ``[retry] alert``:
+        ``alert`` after the first moment at or after ``since`` its handset is online (the
+        network's alert that the phone is back), when that comes first and before the
+        deadline."""
         assert self._alert is not None
         handsets = self.handsets
         number = record.destination
         back = since
-        while back < scheduled and handsets.state_at(number, back) is not _ONLINE:
+        while back < scheduled[0] and handsets.state_at(number, back) is not _ONLINE:
             back = handsets.next_change(number, back)
         at = back + self._alert
-        if at >= scheduled or at >= record.deadline:
+        if at >= scheduled[0] or at >= record.deadline:
             return scheduled
-        _, record.attempts = self._retry_from(record, at)
-        return at
+        return at, self._retry_from(record, at)[1]
 
     def _end(self, message_id: str, code: int) -> tuple[int, ...]:
         del self._pending[message_id]
