@@ -945,6 +945,9 @@ def test_restored_message_waiting_for_an_offline_handset_keeps_its_retry_slots()
     m.load_state(state)
     restore(m, 112, T0 + 3, T0 + 700)
     assert m.waiting_reason("1") == 503
+    # The attempt at +1263 would meet the phone still off: both name the one after it.
+    assert m.waiting_for("1") == uninterrupted.waiting_for("1") == (503, T0 + 1863, T0 + 72 * H)
+    assert m.next_deadline() == T0 + 1863
     assert steps(run(m)) == steps(run(uninterrupted)) == [((113,), T0 + 1863), ((201,), T0 + 1866)]
 
 

@@ -1050,6 +1050,13 @@ class CarrierModel:
             at, record.attempts = slot, attempts
             if self._alert is not None and not record.magic:
                 at, record.attempts = self._alerted(record, max(now, last_at), (slot, attempts))
+            if not record.magic and at < record.deadline and self.handsets.has_rules:
+                state = self.handsets.state_at(record.destination, at)
+                if state is _OFFLINE or state is _NO_COVERAGE:
+                    # That attempt would fail, silently: queue the one _attempt would queue
+                    # then, so that the message's waiting view names an attempt that can
+                    # reach the phone, as it did before the restart.
+                    at, record.attempts = self._reachable_attempt(record, at)
         self._push(record, message_id, at, kind)
 
     def cancel(self, message_id: str) -> bool:
@@ -1527,14 +1534,7 @@ class CarrierModel:
                 record.gateway_latency = record.carrier_latency = 0.0
                 record.base_at = at
                 record.base_attempts = record.attempts
-                # The handset stays as it is until the next known rule boundary, so the
-                # attempts before it would fail the same way, silently: skip them (pure
-                # arithmetic on the schedule) and queue the first attempt at or after it.
-                change = self.handsets.next_change(record.destination, at)
-                scheduled = self._retry_from(record, min(change, record.deadline))
-                if self._alert is not None:
-                    scheduled = self._alerted(record, change, scheduled)
-                at, record.attempts = scheduled
+                at, record.attempts = self._reachable_attempt(record, at)
                 self._push(record, message_id, at, _ATTEMPT)
                 return ()
             if state is not _ONLINE:
@@ -1551,6 +1551,20 @@ class CarrierModel:
         outcome = record.outcome
         record.waiting = outcome if outcome != Code.EXPIRED else int(Code.SUBSCRIBER_UNREACHABLE)
         self._push(record, message_id, _INF, _PARKED)
+
+    def _reachable_attempt(self, record: _Pending, failed: float) -> tuple[float, int]:
+        """The next attempt of a message whose attempt at ``failed`` finds its handset
+        switched off or out of coverage, and the attempt count at it.
+
+        The handset stays as it is until its next known rule boundary, so the attempts before
+        it would fail the same way, silently: skip them (pure arithmetic on the schedule,
+        from the record's last real attempt) and take the first at or after it, or the
+        profile's alert after it when that comes first."""
+        change = self.handsets.next_change(record.destination, failed)
+        scheduled = self._retry_from(record, min(change, record.deadline))
+        if self._alert is not None:
+            scheduled = self._alerted(record, change, scheduled)
+        return scheduled
 
     def _retry_from(self, record: _Pending, earliest: float) -> tuple[float, int]:
         """The first attempt after the record's last real one that is at or after
