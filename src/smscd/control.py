@@ -53,6 +53,7 @@ class HandsetView(TypedDict):
 
     number: str
     state: str | None
+    state_until: str | None
     max_message_age: float | None
     pending: int
     inbox: list[InboxMessage]
@@ -267,7 +268,9 @@ def format_handset(view: HandsetView) -> str:
         return f"{view['number']}: pattern\npending at the carrier: {view['pending']}"
     age = view["max_message_age"]
     lines = [
-        f"{view['number']}: {view['state']}",
+        # .get: a daemon older than state_until leaves it out.
+        f"{view['number']}: {view['state']}"
+        + ("" if view.get("state_until") is None else f" until {view.get('state_until')}"),
         f"max message age: {'no limit' if age is None else format_duration(age)}",
         f"pending at the carrier: {view['pending']}",
         f"inbox: {len(view['inbox'])} message(s)",

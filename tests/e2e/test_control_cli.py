@@ -28,6 +28,7 @@ from smscd.control import (
 HANDSET = {
     "number": "46700000001",
     "state": "offline",
+    "state_until": "2024-05-01T12:00:00Z",
     "max_message_age": 7200.0,
     "pending": 2,
     "inbox": [
@@ -143,7 +144,7 @@ def test_handset_shows_state_and_inbox(stub: Stub) -> None:
     assert result.exit_code == 0, result.output
     assert stub.requests == [Request("GET", "/api/v1/handsets/46700000001", None, None)]
     assert result.stdout.splitlines() == [
-        "46700000001: offline",
+        "46700000001: offline until 2024-05-01T12:00:00Z",
         "max message age: 2h",
         "pending at the carrier: 2",
         "inbox: 2 message(s)",
@@ -154,7 +155,14 @@ def test_handset_shows_state_and_inbox(stub: Stub) -> None:
 
 def test_handset_sets_a_glob_for_a_while(stub: Stub) -> None:
     # For a glob the API has no one state, age limit or inbox to show.
-    view = {"number": "4670*", "state": None, "max_message_age": None, "pending": 5, "inbox": []}
+    view = {
+        "number": "4670*",
+        "state": None,
+        "state_until": None,
+        "max_message_age": None,
+        "pending": 5,
+        "inbox": [],
+    }
     stub.answer("PUT", "/api/v1/handsets/4670%2A", 200, view)
     result = smscd(stub, "handset", "4670*", "--state", "offline", "--for", "2h", "--max-age", "1h")
     assert result.exit_code == 0, result.output

@@ -92,7 +92,7 @@ def test_offline_handset_expires_after_72_hours_of_simulated_time(
 ) -> None:
     number = "46700000123"
     status, view = call(daemon, "PUT", f"/api/v1/handsets/{number}", {"state": "offline"})
-    assert (status, view["state"]) == (200, "offline")
+    assert (status, view["state"], view["state_until"]) == (200, "offline", None)
     message_id = receiver.submit(number)
 
     def waiting_at_carrier() -> bool:
@@ -162,11 +162,18 @@ def test_handset_inbox_and_clock_over_http(daemon: RunningDaemon, receiver: Rece
     receiver.submit(number, b"Hi there")
     receiver.until(1)  # the receipt: the phone has it
     view = call(daemon, "GET", f"/api/v1/handsets/{number}")[1]
-    assert view["state"] == "online"
+    assert (view["state"], view["state_until"]) == ("online", None)
     assert [entry["text"] for entry in view["inbox"]] == ["Hi there"]
     assert view["inbox"][0]["from"] == "46700000099"
     status, clock = call(daemon, "PUT", "/api/v1/clock", {"rate": 0})
     assert (status, clock["paused"], clock["rate"]) == (200, True, 0)
+    # Switched off for two hours (of the paused clock): the view says until when.
+    status, view = call(
+        daemon, "PUT", f"/api/v1/handsets/{number}", {"state": "offline", "for": 7200}
+    )
+    until = dt.datetime.fromisoformat(view["state_until"])
+    assert (status, view["state"]) == (200, "offline")
+    assert until - dt.datetime.fromisoformat(clock["now"]) == dt.timedelta(hours=2)
 
 
 @pytest.mark.parametrize(

@@ -238,6 +238,19 @@ def test_later_rules_win_and_rules_end() -> None:
         book.set("1", HandsetState.OFFLINE, 5.0, 5.0)
 
 
+def test_state_until_passes_over_boundaries_that_keep_the_state() -> None:
+    book = HandsetBook()
+    assert book.state_until(NUMBER, 0.0) == math.inf  # online, no rule
+    book.set("4670*", HandsetState.OFFLINE, 10.0, 20.0)
+    book.set(NUMBER, HandsetState.OFFLINE, 15.0, 30.0)  # overlaps: offline 10 to 30
+    book.set(NUMBER, HandsetState.NO_COVERAGE, 40.0)
+    assert book.state_until(NUMBER, 5.0) == 10.0  # online until the first rule
+    assert book.state_until(NUMBER, 12.0) == 30.0  # not 15 or 20: still offline then
+    assert book.state_until(NUMBER, 30.0) == 40.0  # online between the rules
+    assert book.state_until(NUMBER, 45.0) == math.inf  # no coverage until further notice
+    assert book.state_until("46709", 12.0) == 20.0  # the glob alone
+
+
 def test_scheduled_state_change_in_the_future() -> None:
     m = model()
     m.set_handset(NUMBER, HandsetState.UNKNOWN_SUBSCRIBER, T0 + H)

@@ -379,6 +379,16 @@ class HandsetBook:
         rule = self._latest(number, at, age=False)
         return _ONLINE if rule is None or rule.state is None else rule.state
 
+    def state_until(self, number: str, at: float) -> float:
+        """When the state ``number``'s handset has at ``at`` changes under the known rules
+        (infinity: not unless a rule is added). Rule boundaries that keep the state, such
+        as a second "offline" rule starting inside the first, are passed over."""
+        state = self.state_at(number, at)
+        change = self.next_change(number, at)
+        while change < _INF and self.state_at(number, change) is state:
+            change = self.next_change(number, change)
+        return change
+
     def max_age(self, number: str, at: float) -> float | None:
         """The maximum message age ``number``'s phone accepts at ``at`` (None: no limit)."""
         rule = self._latest(number, at, age=True)

@@ -172,6 +172,12 @@ class SimulatedCarrier:
     def handset_state(self, number: str) -> HandsetState:
         return self.model.handsets.state_at(number.removeprefix("+"), self._time.now())
 
+    def handset_state_until(self, number: str) -> float | None:
+        """When the handset's current state ends under the known rules (None: not unless a
+        rule is added)."""
+        until = self.model.handsets.state_until(number.removeprefix("+"), self._time.now())
+        return None if until == float("inf") else until
+
     def handset_max_age(self, number: str) -> float | None:
         return self.model.handsets.max_age(number.removeprefix("+"), self._time.now())
 
