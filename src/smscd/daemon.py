@@ -81,6 +81,8 @@ lifecycle = lifecycle_logger("smscd.daemon")
 GC_THRESHOLDS = (50_000, 20, 100)
 GC_FREEZE_INTERVAL = 5.0
 GC_FULL_INTERVAL = 600.0
+# The most changes a resume leaves waiting before it writes them (Committer.write_before_start).
+RESUME_BATCH = 5_000
 # How often final messages older than store.retention are deleted from the durable store.
 PURGE_INTERVAL = 60.0
 
@@ -248,11 +250,14 @@ class Daemon:
             if state is not None:
                 carrier.load_state(state)
         pending = list(store.pending())
+        committer = self.committer
         for message in pending:
             account = self.accounts.get(message.system_id)
             if account is not None:
                 account.queued += 1
             self.router.resume(message)
+            if committer is not None:
+                committer.write_before_start(RESUME_BATCH)
         # Parts of concatenated messages still waiting for the rest of their set.
         parts = store.open_concat_parts(self.sim_now() - 2 * self.config.text.concat_timeout)
         self.router.resume_reassembly(parts)

@@ -143,6 +143,34 @@ class Committer:
         if self._parked and not self._writing:
             self._kick.unpark_all()
 
+    def write_before_start(self, at_least: int) -> None:
+        """Before ``run``: write the changes waiting now in one blocking batch, if there are
+        at least ``at_least``.
+
+        A resume that changes every pending message (say, re-routed after its carrier left
+        the configuration) would otherwise leave them all to ``run``'s first batch: 100,000
+        full rows built and pickled at once took the daemon's RSS from 200 to 308 MB right
+        after start-up. Nobody waits for a ticket yet, so the batch only needs numbering.
+        A failed write is put back for ``run``, which retries it as it retries any batch.
+        """
+        if self.store.changes < at_least or not self.healthy:
+            return
+        batch = self.store.take_batch()
+        held, self._held = self._held, []
+        self.taken += 1
+        try:
+            self.store.write_batch(batch)
+        except StoreError as exc:
+            self.store.requeue(batch)
+            self._held = held + self._held
+            self.failed_batches.add(self.taken)
+            self.healthy = False
+            log.error("store_write_failed", error=str(exc), batch=self.taken)
+            return
+        self.committed = self.taken
+        for item in held:
+            self._outboxes.put(item)
+
     # ---------------------------------------------------------------- the task
 
     def dispatch(self) -> None:

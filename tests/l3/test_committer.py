@@ -34,3 +34,37 @@ async def test_failed_batches_are_remembered_only_while_they_matter(
     assert not committer.healthy
     assert committer.failed_batches == {5, 6, 7}
     store.close()
+
+
+def test_write_before_start_writes_from_a_threshold_and_keeps_a_failed_batch() -> None:
+    store = SqliteStore(":memory:", retention=60.0, max_finished=10)
+    committer = Committer(
+        store,
+        Outboxes(retry_delay=1.0),
+        batch_size=10,
+        batch_delay=0.0,
+        save_state=lambda: None,
+        abandon=lambda ids: None,
+    )
+    store.set_state("a", "1")
+    committer.write_before_start(2)  # one change: below the threshold, left for run()
+    assert (store.changes, committer.taken) == (1, 0)
+    store.set_state("b", "2")
+    committer.write_before_start(2)
+    assert (store.changes, committer.taken, committer.committed) == (0, 1, 1)
+    assert store.get_state("b") == "2"
+
+    def full_disk(batch: Batch) -> None:
+        raise StoreError("disk full")
+
+    store.write_batch = full_disk  # type: ignore[method-assign]
+    store.set_state("c", "3")
+    store.set_state("d", "4")
+    committer.write_before_start(2)
+    # Put back for run(), which retries it; submits are refused until a commit succeeds.
+    assert (store.changes, committer.committed, committer.healthy) == (2, 1, False)
+    assert committer.failed_batches == {2}
+    committer.write_before_start(2)  # not again while failing: run() owns the retries
+    assert committer.taken == 2
+    del store.write_batch
+    store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import ssl
 import struct
 import threading
@@ -16,6 +17,7 @@ import pytest
 import trio
 import trustme
 
+import smscd.daemon as daemon_module
 from smscd.carriers.base import StatusSink
 from smscd.carriers.registry import CarrierEnvironment
 from smscd.client import Esme, EsmeError
@@ -430,13 +432,17 @@ def test_unknown_carrier_type_is_a_config_error() -> None:
 
 
 def durable_config(
-    path: Path, delay: str = "0s", account: str = "", writer: str = "process"
+    path: Path,
+    delay: str = "0s",
+    account: str = "",
+    writer: str = "process",
+    carrier: str = "instant",
 ) -> Config:
     text = (
         '[smpp]\nlisten = "127.0.0.1:0"\n[http]\nlisten = ""\n'
         f'[store]\nbackend = "sqlite"\npath = "{path}"\ndurability = "normal"\n'
         f'writer = "{writer}"\n'
-        f'[[carriers]]\nname = "instant"\ntype = "instant"\ndelay = "{delay}"\n'
+        f'[[carriers]]\nname = "{carrier}"\ntype = "instant"\ndelay = "{delay}"\n'
         f"{ACCOUNT}max_queued = 100000\n{account}"
     )
     return parse_config(text, "durable.toml")
@@ -502,6 +508,35 @@ async def test_pending_messages_resume_after_a_restart_and_ids_never_repeat(
         message = daemon.store.get(first[0])
         assert message is not None
         assert [e.code for e in message.history] == [101, 102, 110, 201]
+
+
+async def test_a_resume_that_changes_every_message_writes_them_in_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-routed at start-up (their carrier left the configuration), pending messages are
+    rewritten whole: in batches of RESUME_BATCH before serving, not in one batch as large as
+    all of them (100,000 rows took the RSS 108 MB up at once)."""
+    store = tmp_path / "smscd.db"
+    async with (
+        running(durable_config(store, delay="1h")) as (_, addresses),
+        esme(addresses.smpp) as client,
+    ):
+        ids = await submit_many(client, 20)
+    monkeypatch.setattr(daemon_module, "RESUME_BATCH", 5)
+    sizes: list[int] = []
+    write_batch = SqliteStore.write_batch
+
+    def counted(self: SqliteStore, batch: Batch) -> None:
+        sizes.append(len(batch))
+        write_batch(self, batch)
+
+    monkeypatch.setattr(SqliteStore, "write_batch", counted)
+    async with running(durable_config(store, delay="1h", carrier="renamed")) as (daemon, _):
+        assert sizes == [5, 5, 5, 5]  # written before the daemon served anything
+        assert daemon.committer is not None and daemon.committer.committed == 4
+        with sqlite3.connect(store) as reader:
+            rows = reader.execute("SELECT id, carrier FROM messages").fetchall()
+        assert sorted(rows) == sorted((i, "renamed") for i in ids)
 
 
 def intercept_writes(store: SqliteStore, before: Callable[[Batch], None]) -> Callable[[], None]:
