@@ -1,4 +1,5 @@
-"""The group-commit task's memory of failed batches stays bounded."""
+"""The group-commit task: its memory of failed batches stays bounded; the batches written
+before it runs (at start-up)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from smscd.store.errors import StoreError
 from smscd.store.sqlite import Batch, SqliteStore
 
 
+def committer_for(store: SqliteStore) -> Committer:
+    return Committer(
+        store,
+        Outboxes(retry_delay=1.0),
+        batch_size=10,
+        batch_delay=0.0,
+        save_state=lambda: None,
+        abandon=lambda ids: None,
+    )
+
+
 async def test_failed_batches_are_remembered_only_while_they_matter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -21,14 +33,7 @@ async def test_failed_batches_are_remembered_only_while_they_matter(
         raise StoreError("disk full")
 
     monkeypatch.setattr(store, "write_batch", full_disk)
-    committer = Committer(
-        store,
-        Outboxes(retry_delay=1.0),
-        batch_size=10,
-        batch_delay=0.0,
-        save_state=lambda: None,
-        abandon=lambda ids: None,
-    )
+    committer = committer_for(store)
     for _ in range(7):
         assert not await committer.commit_once()
     assert not committer.healthy
@@ -38,14 +43,7 @@ async def test_failed_batches_are_remembered_only_while_they_matter(
 
 def test_write_before_start_writes_from_a_threshold_and_keeps_a_failed_batch() -> None:
     store = SqliteStore(":memory:", retention=60.0, max_finished=10)
-    committer = Committer(
-        store,
-        Outboxes(retry_delay=1.0),
-        batch_size=10,
-        batch_delay=0.0,
-        save_state=lambda: None,
-        abandon=lambda ids: None,
-    )
+    committer = committer_for(store)
     store.set_state("a", "1")
     committer.write_before_start(2)  # one change: below the threshold, left for run()
     assert (store.changes, committer.taken) == (1, 0)
