@@ -109,6 +109,8 @@ class Committer:
         self._new: list[str] = []
         self._waiters: set[Callable[[], None]] = set()
         self._kick = trio.lowlevel.ParkingLot()
+        # Who waits for a batch to be settled (wait_for_room).
+        self._settled = trio.lowlevel.ParkingLot()
         # A batch is with the writer. Cleared by the writer's thread as soon as the batch is
         # committed, so that the next one can start before this one is settled.
         self._writing = False
@@ -170,6 +172,15 @@ class Committer:
         self.committed = self.taken
         for item in held:
             self._outboxes.put(item)
+
+    async def wait_for_room(self, limit: int) -> None:
+        """Return once at most ``limit`` changes wait for a commit (``BatchStatusSink``'s
+        ``wait_for_room``): starts a batch when the writer is free, else waits for the one
+        it writes to be settled. Returns at once while commits fail: the retries own the
+        writer then, and the changes wait in memory as they would anyway."""
+        while self.healthy and self.store.changes > limit:
+            self.dispatch()
+            await self._settled.park()
 
     # ---------------------------------------------------------------- the task
 
@@ -242,6 +253,8 @@ class Committer:
         done = self._done
         while done:
             self._finish(done.popleft())
+        if self._settled:
+            self._settled.unpark_all()
 
     def _finish(self, flight: _Flight) -> None:
         """A written batch: release what waited for it; or, if the write failed, put the

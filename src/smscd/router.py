@@ -51,6 +51,9 @@ _new_address: Callable[[int, int, str], Address] = positional_factory(Address)
 
 SmsRequest = SubmitSm | DataSm
 _MAX_SHARED_SOURCES = 10_000
+# The most changes a carrier's reports may leave waiting for a commit before the carrier
+# waits (wait_for_room): a batch of this many stays a few tens of MB.
+ROOM = 20_000
 
 
 @fast_frozen
@@ -495,6 +498,12 @@ class Router:
             message = get(report.message_id)
             if message is not None and message.done_time is None:
                 record(message, report.codes, report.at, report.history)
+
+    async def wait_for_room(self) -> None:
+        """``BatchStatusSink.wait_for_room``: with the durable store, until the changes
+        waiting for a commit are at most ``ROOM``."""
+        if self.committer is not None:
+            await self.committer.wait_for_room(ROOM)
 
     def _record(
         self,

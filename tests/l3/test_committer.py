@@ -1,9 +1,10 @@
 """The group-commit task: its memory of failed batches stays bounded; the batches written
-before it runs (at start-up)."""
+before it runs (at start-up); the room it gives a carrier's reports (wait_for_room)."""
 
 from __future__ import annotations
 
 import pytest
+import trio
 
 import smscd.durability as durability
 from smscd.durability import Committer
@@ -65,4 +66,39 @@ def test_write_before_start_writes_from_a_threshold_and_keeps_a_failed_batch() -
     committer.write_before_start(2)  # not again while failing: run() owns the retries
     assert committer.taken == 2
     del store.write_batch
+    store.close()
+
+
+async def test_wait_for_room_returns_once_a_batch_took_the_changes() -> None:
+    store = SqliteStore(":memory:", retention=60.0, max_finished=10)
+    committer = committer_for(store)
+    for n in range(30):
+        store.set_state(f"key{n}", str(n))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(committer.run)
+        with trio.fail_after(5):
+            await committer.wait_for_room(10)
+        assert store.changes <= 10  # taken by a batch (written or on its way)
+        await committer.wait_for_room(10)  # room already: at once
+        nursery.cancel_scope.cancel()
+    store.close()
+
+
+async def test_wait_for_room_does_not_wait_while_commits_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = SqliteStore(":memory:", retention=60.0, max_finished=10)
+
+    def full_disk(batch: Batch) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "write_batch", full_disk)
+    committer = committer_for(store)
+    assert not await committer.commit_once()
+    for n in range(30):
+        store.set_state(f"key{n}", str(n))
+    with trio.fail_after(1):
+        await committer.wait_for_room(10)  # the retries own the writer: no waiting on them
+    assert store.changes > 10
+    monkeypatch.undo()
     store.close()

@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 
+import smscd.carriers.simulated as simulated_module
 from smscd.accounts import Accounts
 from smscd.carriers.base import Waiting
 from smscd.carriers.profile import Distribution, HandsetState, Latency, Profile, default_profile
@@ -635,3 +636,50 @@ async def test_a_sink_with_only_on_status_gets_every_transition(
     codes = [(code, at - T0) for _, reached, at in sink.calls for code in reached if at]
     assert [(code, 0.0) for code in accepted] + codes == [*TO_CARRIER[2:], (113, 3.0), (201, 6.0)]
     assert {message_id for message_id, _, _ in sink.calls} == {"m1"}
+
+
+async def test_a_sink_that_has_no_room_holds_the_next_slice_back(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A clock jump over more transitions than one slice: the carrier reports a slice, then
+    awaits the sink's wait_for_room before the next (the durable store's backpressure)."""
+
+    class Slow:
+        def __init__(self) -> None:
+            self.slices: list[int] = []
+            self.gate = trio.Event()
+
+        def on_status(self, message_id: str, *codes: int, at: float | None = None) -> None:
+            raise AssertionError("on_statuses is used when the sink has it")
+
+        def on_statuses(self, reports: Sequence[object]) -> None:
+            self.slices.append(len(reports))
+
+        async def wait_for_room(self) -> None:
+            await self.gate.wait()
+
+    time = SimulationTime(T0, 1.0)
+    carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
+    sink = Slow()
+    count = 2 * simulated_module._BATCH + 1
+    for n in range(count):
+        carrier.submit(
+            Message(
+                message_id=str(n),
+                system_id="acme",
+                source=Address(5, 0, "Acme"),
+                destination=Address(1, 1, NUMBER),
+                payload=b"hello",
+                text="hello",
+                submit_time=T0,
+            )
+        )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(carrier.run, sink)
+        time.advance(3600)
+        await trio.sleep(1)
+        assert sink.slices == [simulated_module._BATCH]  # the rest waits for room
+        sink.gate.set()
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert sum(sink.slices) == count  # one transition each (the whole way in one advance)

@@ -53,6 +53,12 @@ class BatchStatusSink(StatusSink, Protocol):
         """``on_status(report.message_id, *codes, at=at)`` for each report, in order, and in
         a report for each of its times (the codes reached at that time)."""
 
+    async def wait_for_room(self) -> None:
+        """Return when the sink can take more reports: at once, or (with the durable store)
+        once the changes waiting for a commit are few enough. A carrier that reports a
+        great many transitions in slices (a clock advanced over 100,000 messages) awaits it
+        between slices, so that they do not pile up in memory ahead of the writer."""
+
 
 @attrs.frozen
 class Waiting:

@@ -128,6 +128,7 @@ class SimulatedCarrier:
         time = self._time
         # The router takes a whole slice of transitions in one call (BatchStatusSink).
         on_statuses = getattr(sink, "on_statuses", None)
+        wait_for_room = getattr(sink, "wait_for_room", None)
         while True:
             deadline = model.next_deadline()
             self._waiting_for = float("inf") if deadline is None else deadline
@@ -144,6 +145,8 @@ class SimulatedCarrier:
                     for transition in transitions:
                         for codes, at in transition.steps():
                             sink.on_status(transition.message_id, *codes, at=at)
+                if wait_for_room is not None:
+                    await wait_for_room()
                 await trio.lowlevel.checkpoint()
             del transitions
 
