@@ -602,6 +602,19 @@ async def test_load_state_refuses_garbage() -> None:
             sim.carrier.load_state("{")
 
 
+def hello(message_id: str) -> Message:
+    """A message accepted at T0, as the router hands it to its carrier."""
+    return Message(
+        message_id=message_id,
+        system_id="acme",
+        source=Address(5, 0, "Acme"),
+        destination=Address(1, 1, NUMBER),
+        payload=b"hello",
+        text="hello",
+        submit_time=T0,
+    )
+
+
 async def test_a_sink_with_only_on_status_gets_every_transition(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -619,18 +632,9 @@ async def test_a_sink_with_only_on_status_gets_every_transition(
     time = SimulationTime(T0, 1.0)
     carrier = SimulatedCarrier("sim", FIXED, random.Random(1), time)
     sink = Calls()
-    message = Message(
-        message_id="m1",
-        system_id="acme",
-        source=Address(5, 0, "Acme"),
-        destination=Address(1, 1, NUMBER),
-        payload=b"hello",
-        text="hello",
-        submit_time=T0,
-    )
     async with trio.open_nursery() as nursery:
         await nursery.start(carrier.run, sink)
-        accepted = carrier.submit(message)
+        accepted = carrier.submit(hello("m1"))
         await trio.sleep(10)
         nursery.cancel_scope.cancel()
     codes = [(code, at - T0) for _, reached, at in sink.calls for code in reached if at]
@@ -663,17 +667,7 @@ async def test_a_sink_that_has_no_room_holds_the_next_slice_back(
     sink = Slow()
     count = 2 * simulated_module._BATCH + 1
     for n in range(count):
-        carrier.submit(
-            Message(
-                message_id=str(n),
-                system_id="acme",
-                source=Address(5, 0, "Acme"),
-                destination=Address(1, 1, NUMBER),
-                payload=b"hello",
-                text="hello",
-                submit_time=T0,
-            )
-        )
+        carrier.submit(hello(str(n)))
     async with trio.open_nursery() as nursery:
         await nursery.start(carrier.run, sink)
         time.advance(3600)
