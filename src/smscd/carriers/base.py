@@ -57,7 +57,8 @@ class BatchStatusSink(StatusSink, Protocol):
         """Return when the sink can take more reports: at once, or (with the durable store)
         once the changes waiting for a commit are few enough. A carrier that reports a
         great many transitions in slices (a clock advanced over 100,000 messages) awaits it
-        between slices, so that they do not pile up in memory ahead of the writer."""
+        between slices, so that they do not pile up in memory ahead of the writer. The
+        simulator looks it up with ``getattr``: a sink without it is never waited for."""
 
 
 @attrs.frozen
