@@ -50,6 +50,9 @@ log = structlog.get_logger("smscd.store")
 IDLE_INTERVAL = 0.05
 # Pause after a failed commit before the next try.
 RETRY_INTERVAL = 1.0
+# The most changes a carrier's reports may leave waiting for a commit before the carrier
+# waits (wait_for_room): a batch of this many stays a few tens of MB.
+ROOM = 20_000
 # How many failed batch numbers are remembered (a disk that stays full fails one a second).
 _FAILED_BATCHES_KEPT = 10_000
 
@@ -157,23 +160,14 @@ class Committer:
         """
         if self.store.changes < at_least or not self.healthy:
             return
-        batch = self.store.take_batch()
-        held, self._held = self._held, []
-        self.taken += 1
+        flight = self._take()
         try:
-            self.store.write_batch(batch)
+            self.store.write_batch(flight.batch)
         except StoreError as exc:
-            self.store.requeue(batch)
-            self._held = held + self._held
-            self.failed_batches.add(self.taken)
-            self.healthy = False
-            log.error("store_write_failed", error=str(exc), batch=self.taken)
-            return
-        self.committed = self.taken
-        for item in held:
-            self._outboxes.put(item)
+            flight.error = exc
+        self._finish(flight)
 
-    async def wait_for_room(self, limit: int) -> None:
+    async def wait_for_room(self, limit: int = ROOM) -> None:
         """Return once at most ``limit`` changes wait for a commit (``BatchStatusSink``'s
         ``wait_for_room``): starts a batch when the writer is free, else waits for the one
         it writes to be settled. Returns at once while commits fail: the retries own the
@@ -201,11 +195,7 @@ class Committer:
         if self._token is None:
             self._token = trio.lowlevel.current_trio_token()
         self._save_state()
-        batch = self.store.take_batch()
-        held, self._held = self._held, []
-        new, self._new = self._new, []
-        self.taken += 1
-        flight = _Flight(self.taken, batch, held, new)
+        flight = self._take()
         self._writing = True
         if self._nursery is not None and self.store.writes_async:
             try:
@@ -216,6 +206,15 @@ class Committer:
             self._nursery.start_soon(self._write_in_loop, flight, request)
         else:
             trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
+
+    def _take(self) -> _Flight:
+        """The next batch, numbered, with what waits for it: the changes made so far, the
+        deliver_sm held and the messages accepted."""
+        batch = self.store.take_batch()
+        held, self._held = self._held, []
+        new, self._new = self._new, []
+        self.taken += 1
+        return _Flight(self.taken, batch, held, new)
 
     async def _write_in_loop(self, flight: _Flight, request: WriteRequest | None) -> None:
         """``_write`` for a writer process, on the event loop: the batch was handed over by

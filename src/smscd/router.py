@@ -51,9 +51,6 @@ _new_address: Callable[[int, int, str], Address] = positional_factory(Address)
 
 SmsRequest = SubmitSm | DataSm
 _MAX_SHARED_SOURCES = 10_000
-# The most changes a carrier's reports may leave waiting for a commit before the carrier
-# waits (wait_for_room): a batch of this many stays a few tens of MB.
-ROOM = 20_000
 
 
 @fast_frozen
@@ -500,10 +497,10 @@ class Router:
                 record(message, report.codes, report.at, report.history)
 
     async def wait_for_room(self) -> None:
-        """``BatchStatusSink.wait_for_room``: with the durable store, until the changes
-        waiting for a commit are at most ``ROOM``."""
+        """``BatchStatusSink.wait_for_room``: with the durable store, the committer's
+        (``Committer.wait_for_room``)."""
         if self.committer is not None:
-            await self.committer.wait_for_room(ROOM)
+            await self.committer.wait_for_room()
 
     def _record(
         self,

@@ -1057,9 +1057,7 @@ class CarrierModel:
                 if slot >= at or slot >= record.deadline:
                     break
                 record.base_at, record.base_attempts = slot, attempts
-            at, record.attempts = slot, attempts
-            if self._alert is not None and not record.magic:
-                at, record.attempts = self._alerted(record, max(now, last_at), (slot, attempts))
+            at, record.attempts = self._alerted(record, max(now, last_at), (slot, attempts))
             if not record.magic and at < record.deadline and self.handsets.has_rules:
                 state = self.handsets.state_at(record.destination, at)
                 if state is _OFFLINE or state is _NO_COVERAGE:
@@ -1127,9 +1125,7 @@ class CarrierModel:
         match = _matches(pattern)
         for message_id, record in self._pending.items():
             if record.next_kind == _ATTEMPT and record.next_at > now and match(record.destination):
-                scheduled = self._retry_from(record, now)
-                if self._alert is not None and not record.magic:
-                    scheduled = self._alerted(record, now, scheduled)
+                scheduled = self._alerted(record, now, self._retry_from(record, now))
                 if scheduled[0] < record.next_at:
                     at, record.attempts = scheduled
                     self._push(record, message_id, at, _ATTEMPT)
@@ -1571,10 +1567,7 @@ class CarrierModel:
         from the record's last real attempt) and take the first at or after it, or the
         profile's alert after it when that comes first."""
         change = self.handsets.next_change(record.destination, failed)
-        scheduled = self._retry_from(record, min(change, record.deadline))
-        if self._alert is not None:
-            scheduled = self._alerted(record, change, scheduled)
-        return scheduled
+        return self._alerted(record, change, self._retry_from(record, min(change, record.deadline)))
 
     def _retry_from(self, record: _Pending, earliest: float) -> tuple[float, int]:
         """The first attempt after the record's last real one that is at or after
@@ -1596,8 +1589,9 @@ class CarrierModel:
         ``scheduled`` one (``_retry_from``'s answer), with the profile's ``[retry] alert``:
         ``alert`` after the first moment at or after ``since`` its handset is online (the
         network's alert that the phone is back), when that comes first and before the
-        deadline."""
-        assert self._alert is not None
+        deadline. Without an alert in the profile, and for magic numbers: ``scheduled``."""
+        if self._alert is None or record.magic:
+            return scheduled
         handsets = self.handsets
         number = record.destination
         back = since
