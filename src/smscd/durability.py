@@ -3,8 +3,9 @@
 The router changes messages on the event loop; the `Committer` turns those changes into one
 SQLite transaction at a time: `SqliteStore.take_batch` on the event loop, then, with the
 store's writer process, `start_batch` on the event loop (the rows go into the pipe at once) and
-`finish_batch` in a task of the committer that waits for the child's answer; with a writer
-thread (`:memory:`), `write_batch` on a worker thread. Two things wait for a commit:
+`finish_batch` in a task of the committer that waits for the child's answer (which
+`dispatch` may find first: `poll_batch`); with a writer thread (`:memory:`), `write_batch`
+on a worker thread. Two things wait for a commit:
 
 - a submit's ESME_ROK: a connection asks for a `ticket` when it accepts a message and holds
   the submit_sm_resp until `committed` reaches it, so an ESME is never told ESME_ROK for a
@@ -66,6 +67,10 @@ class _Flight:
     held: list[OutboxItem]
     new: list[str]
     error: BaseException | None = None
+    # The writer process's request, while it writes the batch from the event loop.
+    request: WriteRequest | None = None
+    # _written has run: by the writing task, or by dispatch when it found the answer first.
+    written: bool = False
 
 
 def _ignore(result: object) -> None:
@@ -125,6 +130,8 @@ class Committer:
         self._parked = False
         # Where batches for a writer process are written (run's), None before run starts.
         self._nursery: trio.Nursery | None = None
+        # The batch the writer process writes, for dispatch's look at its answer.
+        self._in_flight: _Flight | None = None
 
     # ---------------------------------------------------------------- promises
 
@@ -186,10 +193,20 @@ class Committer:
         batch starts right there, and the writer works on it while the event loop handles
         the next chunk, instead of after a scheduling round of the committer task.
         """
-        if self._writing or not self.healthy:
+        if (self._writing and not self._answered()) or not self.healthy:
             return
         if self.store.changes or self._held:
             self._start()
+
+    def _answered(self) -> bool:
+        """Whether the writer process has committed its batch, from a look at its answer
+        without waiting: then the writer is free for the next batch now, not when the
+        writing task is next scheduled, behind every session's chunk."""
+        flight = self._in_flight
+        if flight is None or not self.store.poll_batch(flight.request):
+            return False
+        self._written(flight)
+        return True
 
     def _start(self) -> None:
         if self._token is None:
@@ -199,11 +216,12 @@ class Committer:
         self._writing = True
         if self._nursery is not None and self.store.writes_async:
             try:
-                request = self.store.start_batch(flight.batch)
+                flight.request = self.store.start_batch(flight.batch)
             except Exception as exc:  # _finish raises what is not a StoreError
                 flight.error = exc
-                request = None
-            self._nursery.start_soon(self._write_in_loop, flight, request)
+            else:
+                self._in_flight = flight
+            self._nursery.start_soon(self._write_in_loop, flight)
         else:
             trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
 
@@ -216,14 +234,14 @@ class Committer:
         self.taken += 1
         return _Flight(self.taken, batch, held, new)
 
-    async def _write_in_loop(self, flight: _Flight, request: WriteRequest | None) -> None:
+    async def _write_in_loop(self, flight: _Flight) -> None:
         """``_write`` for a writer process, on the event loop: the batch was handed over by
         ``_start`` (``start_batch``); wait for its commit."""
         # Whole or not at all: a request cut short would leave the pipes out of step.
         with trio.CancelScope(shield=True):
             if flight.error is None:
                 try:
-                    await self.store.finish_batch(request)
+                    await self.store.finish_batch(flight.request)
                 except Exception as exc:  # _finish raises what is not a StoreError
                     flight.error = exc
         self._written(flight)
@@ -240,7 +258,12 @@ class Committer:
         self._token.run_sync_soon(self._kick.unpark_all)
 
     def _written(self, flight: _Flight) -> None:
-        """The writer is done with the batch (on the writing task or thread)."""
+        """The writer is done with the batch (on the writing task or thread, or dispatch)."""
+        if flight.written:
+            return
+        flight.written = True
+        if self._in_flight is flight:
+            self._in_flight = None
         self._done.append(flight)
         if flight.error is None:
             # The next batch may start now, before the event loop has settled this one:

@@ -1,7 +1,11 @@
 """The group-commit task: its memory of failed batches stays bounded; the batches written
-before it runs (at start-up); the room it gives a carrier's reports (wait_for_room)."""
+before it runs (at start-up); the room it gives a carrier's reports (wait_for_room); a
+dispatch that finds the writer process's answer itself."""
 
 from __future__ import annotations
+
+import select
+from pathlib import Path
 
 import pytest
 import trio
@@ -11,6 +15,7 @@ from smscd.durability import Committer
 from smscd.outbox import Outboxes
 from smscd.store.errors import StoreError
 from smscd.store.sqlite import Batch, SqliteStore
+from smscd.store.writer import ProcessWriter
 
 
 def committer_for(store: SqliteStore) -> Committer:
@@ -102,3 +107,35 @@ async def test_wait_for_room_does_not_wait_while_commits_fail(
     assert store.changes > 10
     monkeypatch.undo()
     store.close()
+
+
+async def test_a_dispatch_that_finds_the_batch_committed_starts_the_next_at_once(
+    tmp_path: Path,
+) -> None:
+    """A connection calls dispatch after each chunk it handled; when the writer process has
+    answered meanwhile, the next batch starts right there, not after the writing task has
+    had its turn (this test never lets it have one in between)."""
+    store = SqliteStore(tmp_path / "smscd.db", retention=60.0, max_finished=10, writer="process")
+    committer = committer_for(store)
+    writer = store._write
+    assert isinstance(writer, ProcessWriter) and writer._child is not None
+    answers = writer._child.stdout
+    assert answers is not None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(committer.run)
+        store.set_state("a", "1")
+        committer.dispatch()
+        assert committer.taken == 1
+        # No checkpoint from here on: the writing task cannot run.
+        ready, _, _ = select.select([answers], [], [], 10)
+        assert ready, "the writer process did not answer"
+        store.set_state("b", "2")
+        committer.dispatch()
+        assert committer.taken == 2  # the writer was found free
+        with trio.fail_after(5):
+            while committer.committed < 2:
+                await trio.sleep(0.001)
+        assert not committer.failed_batches
+        nursery.cancel_scope.cancel()
+    store.close()
+    assert SqliteStore(tmp_path / "smscd.db", retention=60.0, max_finished=10).get_state("b") == "2"

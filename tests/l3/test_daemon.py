@@ -556,12 +556,16 @@ def intercept_writes(store: SqliteStore, before: Callable[[Batch], None]) -> Cal
         await trio.to_thread.run_sync(before, batch)
         await finish(start(batch))
 
+    def not_yet(request: Any) -> bool:
+        return False  # the batch is with before(), not the writer: finish_after waits for it
+
     store.write_batch = write_after  # type: ignore[method-assign]
     store.start_batch = start_later  # type: ignore[method-assign]
     store.finish_batch = finish_after  # type: ignore[method-assign]
+    store.poll_batch = not_yet  # type: ignore[method-assign]
 
     def undo() -> None:
-        del store.write_batch, store.start_batch, store.finish_batch
+        del store.write_batch, store.start_batch, store.finish_batch, store.poll_batch
 
     return undo
 

@@ -25,13 +25,21 @@ from smscd.status import Code
 from smscd.store import writer as writer_module
 from smscd.store.rows import pack_history
 from smscd.store.sqlite import SqliteStore, StoreError
-from smscd.store.writer import ProcessWriter, ThreadWriter
+from smscd.store.writer import ProcessWriter, ThreadWriter, WriteRequest
 
 from .conftest import T0, MakeMessage, OpenStore
 
 
 def flush(store: SqliteStore) -> None:
     store.write_batch(store.take_batch())
+
+
+def process_store(open_store: OpenStore) -> tuple[SqliteStore, ProcessWriter]:
+    """A store with its writer process, running."""
+    store = open_store(writer="process")
+    writer = store._write
+    assert isinstance(writer, ProcessWriter) and writer.pid is not None
+    return store, writer
 
 
 async def write_in_loop(store: SqliteStore) -> None:
@@ -536,9 +544,7 @@ async def test_a_batch_written_from_the_event_loop_is_on_disk(
 async def test_a_write_from_the_loop_waits_for_a_call_from_a_thread(
     open_store: OpenStore, make_message: MakeMessage
 ) -> None:
-    store = open_store(writer="process")
-    writer = store._write
-    assert isinstance(writer, ProcessWriter)
+    store, writer = process_store(open_store)
     writer._lock.acquire()  # a purge on a thread, say
     store.add(make_message(1))
     request = store.start_batch(store.take_batch())
@@ -551,6 +557,90 @@ async def test_a_write_from_the_loop_waits_for_a_call_from_a_thread(
     assert store.counts()["messages"] == 1
     assert writer._lock.acquire(blocking=False)  # and it gave the lock back
     writer._lock.release()
+
+
+async def poll_until_answered(store: SqliteStore, request: WriteRequest | None) -> None:
+    with trio.fail_after(10):
+        while not store.poll_batch(request):
+            await trio.sleep(0.001)
+
+
+async def test_a_commit_found_by_polling_frees_the_writer_before_the_writing_task_runs(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    """What ``Committer.dispatch`` does between two steps of the event loop: it reads the
+    child's answer itself, and the next batch goes to the child at once."""
+    store, writer = process_store(open_store)
+    store.add(make_message(1))
+    first = store.start_batch(store.take_batch())
+    assert first is not None
+    await poll_until_answered(store, first)
+    assert store.counts()["messages"] == 1  # committed when the poll said so
+    store.add(make_message(2))
+    second = store.start_batch(store.take_batch())
+    assert second is not None and second.locked and not second.data  # sent at once
+    await store.finish_batch(first)  # returns at once: its answer was read
+    await store.finish_batch(second)
+    assert store.counts()["messages"] == 2
+    assert writer._lock.acquire(blocking=False)
+    writer._lock.release()
+
+
+async def test_a_failed_write_found_by_polling_is_left_to_the_writing_task(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(writer="process")
+    store.add(make_message(1))
+    store.put_outbox("too-far", "acme", b"pdu", None, final=False)
+    _seq, *rest = store._outbox_ops["too-far"]  # type: ignore[misc]
+    store._outbox_ops["too-far"] = (1 << 70, *rest)  # no INTEGER
+    request = store.start_batch(store.take_batch())
+    assert request is not None
+    with trio.fail_after(10):
+        while not request.answered:  # the error answer arrives, and a poll reads it
+            assert not store.poll_batch(request)
+            await trio.sleep(0.001)
+    assert not store.poll_batch(request)
+    with pytest.raises(StoreError, match="cannot write"):
+        await store.finish_batch(request)
+    assert store.counts()["messages"] == 0  # rolled back
+    store.add(make_message(2))
+    await write_in_loop(store)  # the lock was given back, the child serves on
+    assert store.counts()["messages"] == 1
+
+
+async def test_a_writer_process_that_dies_while_polled_fails_the_write(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store, writer = process_store(open_store)
+    first = writer.pid
+    assert first is not None
+    os.kill(first, signal.SIGSTOP)
+    store.add(make_message(1))
+    batch = store.take_batch()
+    request = store.start_batch(batch)
+    assert request is not None
+    async with trio.open_nursery() as nursery:
+        failures: list[StoreError] = []
+
+        async def finish() -> None:
+            with pytest.raises(StoreError, match="writer process died") as caught:
+                await store.finish_batch(request)
+            failures.append(caught.value)
+
+        nursery.start_soon(finish)
+        await trio.sleep(0.01)  # the task waits on the answer pipe
+        assert not store.poll_batch(request)
+        os.kill(first, signal.SIGKILL)
+        with trio.fail_after(10):
+            while request.error is None:  # the poll finds the pipe closed
+                assert not store.poll_batch(request)
+                await trio.sleep(0.001)
+    assert len(failures) == 1
+    store.requeue(batch)
+    await write_in_loop(store)  # a new child
+    assert writer.pid not in (None, first)
+    assert store.counts()["messages"] == 1
 
 
 # --- status changes of messages already written whole (update_status) -----------------------

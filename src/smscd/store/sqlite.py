@@ -402,6 +402,15 @@ class SqliteStore:
             assert isinstance(writer, ProcessWriter)
             await writer.finish_write(request)
 
+    def poll_batch(self, request: WriteRequest | None) -> bool:
+        """Whether the batch ``start_batch`` began is committed, looked up without waiting
+        (``ProcessWriter.poll_write``); ``finish_batch`` then returns at once."""
+        if request is None:
+            return True
+        writer = self._write
+        assert isinstance(writer, ProcessWriter)
+        return writer.poll_write(request)
+
     @staticmethod
     def _batch_rows(batch: Batch) -> BatchRows:
         puts = [put for put in batch.outbox.values() if put is not None]

@@ -262,20 +262,6 @@ def _value(answer: object, what: str) -> object:
     return value
 
 
-async def _read_exactly(fd: int, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        try:
-            chunk = os.read(fd, size - len(data))
-        except BlockingIOError:
-            await trio.lowlevel.wait_readable(fd)
-            continue
-        if not chunk:
-            raise EOFError("pipe closed")
-        data += chunk
-    return data
-
-
 def _relay_output(stream: IO[bytes], pid: int) -> None:
     """Log each line the writer process prints on its stderr, until it closes it."""
     with stream:
@@ -288,14 +274,20 @@ def _relay_output(stream: IO[bytes], pid: int) -> None:
 @attrs.define
 class WriteRequest:
     """A write from the event loop under way (``start_write``): what is left to send, to which
-    child, whether it holds the writer's lock, and the error that met it early."""
+    child, whether it holds the writer's lock, the error that met it, and the child's answer
+    as it arrives (a length, then a pickle) and once whole."""
 
     data: memoryview
     what: str
     locked: bool = False
     child: subprocess.Popen[bytes] | None = None
     nonblocking: bool = False
-    error: OSError | None = None
+    error: OSError | EOFError | None = None
+    received: bytearray = attrs.Factory(bytearray)
+    answered: bool = False
+    answer: object = None
+    # finish_write's wait on the answer pipe, which poll_write ends when it read the answer.
+    waiting: trio.CancelScope | None = None
 
 
 class ProcessWriter:
@@ -408,7 +400,7 @@ class ProcessWriter:
             StoreError: as ``write``.
         """
         try:
-            while not request.locked:
+            while not (request.locked or request.answered):  # answered: see poll_write
                 await trio.sleep(_LOCK_POLL)  # a purge slice on a thread: a few milliseconds
                 request.locked = self._lock.acquire(blocking=False)
             child = request.child
@@ -425,17 +417,77 @@ class ProcessWriter:
                 while request.data:
                     await trio.lowlevel.wait_writable(child.stdin.fileno())
                     self._send_some(child, request)
-                answers = child.stdout.fileno()
-                (size,) = _LENGTH.unpack(await _read_exactly(answers, _LENGTH.size))
-                answer = pickle.loads(await _read_exactly(answers, size))
+                while not self._read_answer(request):
+                    with trio.CancelScope() as request.waiting:
+                        await trio.lowlevel.wait_readable(child.stdout.fileno())
+                    request.waiting = None
+                    if request.error is not None:  # poll_write met it
+                        raise request.error
             except (OSError, EOFError) as exc:
                 self._child = None
                 await trio.to_thread.run_sync(self._stop, child)
                 raise self._died(request.what, exc) from exc
         finally:
             if request.locked:
+                request.locked = False
                 self._lock.release()
-        _value(answer, f"{self._path}: {request.what}")
+        _value(request.answer, f"{self._path}: {request.what}")
+
+    def poll_write(self, request: WriteRequest) -> bool:
+        """Whether the child has committed the request, read from the answer pipe now without
+        waiting: for the event loop between two of its steps, so that the writer is free for
+        the next batch at once instead of when ``finish_write``'s task is next scheduled
+        (measured under load: 1.3 ms later at the median, 5 ms at p90). Once this is True,
+        ``finish_write`` returns at once; anything else (not all sent yet, an error answer,
+        the child's death) is left to it."""
+        if not request.answered:
+            if request.data or request.child is None or request.error is not None:
+                return False
+            try:
+                if not self._read_answer(request):
+                    return False
+            except (OSError, EOFError) as exc:
+                request.error = exc
+            if request.waiting is not None:
+                request.waiting.cancel()
+        answer = request.answer
+        if not (isinstance(answer, tuple) and answer[0] == "ok"):
+            return False
+        if request.locked:  # the next batch may be sent now
+            request.locked = False
+            self._lock.release()
+        return True
+
+    @staticmethod
+    def _read_answer(request: WriteRequest) -> bool:
+        """Read what has arrived of the child's answer, without blocking; True once whole.
+
+        Raises:
+            EOFError: the child closed its end (it died).
+            OSError: the read failed.
+        """
+        if request.answered:
+            return True
+        assert request.child is not None and request.child.stdout is not None
+        fd = request.child.stdout.fileno()
+        received = request.received
+        while True:
+            size = len(received)
+            wanted = _LENGTH.size
+            if size >= wanted:
+                wanted += _LENGTH.unpack_from(received)[0]
+            if size == wanted:
+                break
+            try:
+                chunk = os.read(fd, wanted - size)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                raise EOFError("pipe closed")
+            received += chunk
+        request.answer = pickle.loads(memoryview(received)[_LENGTH.size :])
+        request.answered = True
+        return True
 
     def purge(self, horizon: float) -> int:
         count = self._call(("purge", horizon), "purge")
