@@ -425,6 +425,7 @@ class ProcessWriter:
                         raise request.error
             except (OSError, EOFError) as exc:
                 self._child = None
+                request.error = exc  # poll_write must not read the pipes being closed now
                 await trio.to_thread.run_sync(self._stop, child)
                 raise self._died(request.what, exc) from exc
         finally:
