@@ -2,8 +2,10 @@
 
 Handset changes are handed to the carrier models up front as dated rules: the model already
 knows future state changes, so a clock advanced over them in one jump still sees each change
-at its exact simulation time, in order with the messages it affects. MO messages and clock
-rate changes are actions, played when simulation time reaches them.
+at its exact simulation time, in order with the messages it affects; the player only logs
+each (``scenario_handset``) when simulation time reaches it. MO messages and clock rate
+changes are actions, played when simulation time reaches them. ``scenario_finished`` is
+logged once the last event is behind, and the last state given for a while has ended.
 
 Progress. With a durable store the daemon keeps a ``ScenarioProgress`` (which timeline, when
 it started, how many events are behind it) and a restart with the same timeline goes on where
@@ -118,12 +120,44 @@ async def play_scenario(
         on_progress(ScenarioProgress(digest, start, played))
     for index in range(played, total):
         event = scenario.events[index]
-        if not isinstance(event, HandsetChange | MaxAgeChange):
-            await time.sleep_until(start + event.at)
+        await time.sleep_until(start + event.at)
+        if isinstance(event, HandsetChange | MaxAgeChange):
+            _announce(scenario, index, event)
+        else:
             _play(scenario, index, event, time, router)
         if on_progress is not None:
             on_progress(ScenarioProgress(digest, start, index + 1))
+    # A state given for a while ("for", "until") is part of the timeline until it ends.
+    ends = [
+        start + event.until
+        for event in scenario.events
+        if isinstance(event, HandsetChange) and event.until is not None
+    ]
+    if ends:
+        await time.sleep_until(max(ends))
     log.info("scenario_finished", scenario=scenario.name)
+
+
+def _announce(scenario: Scenario, index: int, event: HandsetChange | MaxAgeChange) -> None:
+    """Log a handset change as it takes effect. The carriers have had it as a dated rule
+    since the start (``schedule_handsets``): a clock jump over it changes nothing here."""
+    if isinstance(event, HandsetChange):
+        log.info(
+            "scenario_handset",
+            scenario=scenario.name,
+            event_index=index,
+            handset=event.pattern,
+            state=event.state.value,
+            until=event.until,
+        )
+    else:
+        log.info(
+            "scenario_handset",
+            scenario=scenario.name,
+            event_index=index,
+            handset=event.pattern,
+            max_message_age=event.max_message_age,
+        )
 
 
 def _play(
@@ -139,7 +173,7 @@ def _play(
         except MoError as exc:
             # A scenario written for another account set-up: say so, keep playing.
             log.warning(
-                "scenario_mo_refused", scenario=scenario.name, event=index, reason=exc.reason
+                "scenario_mo_refused", scenario=scenario.name, event_index=index, reason=exc.reason
             )
     else:
         time.set_rate(event.rate)

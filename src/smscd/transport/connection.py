@@ -400,7 +400,7 @@ class SmppConnection:
                 elif count % PROTOCOL_ERRORS_SUMMARY == 0:
                     self._log.info("protocol_errors", count=count)
             else:
-                self._log.debug("event_ignored", event=kind.__name__)
+                self._log.debug("event_ignored", kind=kind.__name__)
 
     def _on_bind(self, pdu: BindRequest, bind_type: BindType) -> None:
         system_id = pdu.system_id
