@@ -267,10 +267,9 @@ def format_handset(view: HandsetView) -> str:
         # A glob: no one phone's state or inbox to show, only what waits for all of them.
         return f"{view['number']}: pattern\npending at the carrier: {view['pending']}"
     age = view["max_message_age"]
+    until = view.get("state_until")  # .get: a daemon older than state_until leaves it out
     lines = [
-        # .get: a daemon older than state_until leaves it out.
-        f"{view['number']}: {view['state']}"
-        + ("" if view.get("state_until") is None else f" until {view.get('state_until')}"),
+        f"{view['number']}: {view['state']}" + ("" if until is None else f" until {until}"),
         f"max message age: {'no limit' if age is None else format_duration(age)}",
         f"pending at the carrier: {view['pending']}",
         f"inbox: {len(view['inbox'])} message(s)",

@@ -141,23 +141,18 @@ async def play_scenario(
 def _announce(scenario: Scenario, index: int, event: HandsetChange | MaxAgeChange) -> None:
     """Log a handset change as it takes effect. The carriers have had it as a dated rule
     since the start (``schedule_handsets``): a clock jump over it changes nothing here."""
-    if isinstance(event, HandsetChange):
-        log.info(
-            "scenario_handset",
-            scenario=scenario.name,
-            event_index=index,
-            handset=event.pattern,
-            state=event.state.value,
-            until=event.until,
-        )
-    else:
-        log.info(
-            "scenario_handset",
-            scenario=scenario.name,
-            event_index=index,
-            handset=event.pattern,
-            max_message_age=event.max_message_age,
-        )
+    change: dict[str, object] = (
+        {"state": event.state.value, "until": event.until}
+        if isinstance(event, HandsetChange)
+        else {"max_message_age": event.max_message_age}
+    )
+    log.info(
+        "scenario_handset",
+        scenario=scenario.name,
+        event_index=index,
+        handset=event.pattern,
+        **change,
+    )
 
 
 def _play(

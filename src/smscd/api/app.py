@@ -155,11 +155,10 @@ def create_app(state: ApiState) -> Starlette:
         carrier = carriers[0]
         glob = _is_glob(pattern)
         number = pattern.removeprefix("+")
-        until = None if glob else carrier.handset_state_until(number)
         return {
             "number": number,
             "state": None if glob else carrier.handset_state(number).value,
-            "state_until": None if until is None else iso(until),
+            "state_until": None if glob else iso(carrier.handset_state_until(number)),
             "max_message_age": None if glob else carrier.handset_max_age(number),
             "pending": sum(c.pending_for(number) for c in carriers),
             "inbox": []

@@ -387,9 +387,7 @@ class SqliteStore:
         (``writes_async``); ``finish_batch`` completes it. None: an empty batch."""
         if not len(batch):
             return None
-        writer = self._write
-        assert isinstance(writer, ProcessWriter)
-        return writer.start_write(self._batch_rows(batch))
+        return self._process_writer.start_write(self._batch_rows(batch))
 
     async def finish_batch(self, request: WriteRequest | None) -> None:
         """Wait until the batch ``start_batch`` began is committed.
@@ -398,18 +396,19 @@ class SqliteStore:
             StoreError: as ``write_batch``.
         """
         if request is not None:
-            writer = self._write
-            assert isinstance(writer, ProcessWriter)
-            await writer.finish_write(request)
+            await self._process_writer.finish_write(request)
 
     def poll_batch(self, request: WriteRequest | None) -> bool:
         """Whether the batch ``start_batch`` began is committed, looked up without waiting
         (``ProcessWriter.poll_write``); ``finish_batch`` then returns at once."""
-        if request is None:
-            return True
+        return request is None or self._process_writer.poll_write(request)
+
+    @property
+    def _process_writer(self) -> ProcessWriter:
+        """The writer, for the calls only a writer process has (``writes_async``)."""
         writer = self._write
         assert isinstance(writer, ProcessWriter)
-        return writer.poll_write(request)
+        return writer
 
     @staticmethod
     def _batch_rows(batch: Batch) -> BatchRows:
