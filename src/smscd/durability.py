@@ -212,23 +212,25 @@ class Committer:
         if self._token is None:
             self._token = trio.lowlevel.current_trio_token()
         self._save_state()
-        flight = self._take()
+        nursery = self._nursery if self.store.writes_async else None
+        # Started right here, the batch needs no snapshot of its rows (take_batch).
+        flight = self._take(snapshot=nursery is None)
         self._writing = True
-        if self._nursery is not None and self.store.writes_async:
+        if nursery is not None:
             try:
                 flight.request = self.store.start_batch(flight.batch)
             except Exception as exc:  # _finish raises what is not a StoreError
                 flight.error = exc
             else:
                 self._in_flight = flight
-            self._nursery.start_soon(self._write_in_loop, flight)
+            nursery.start_soon(self._write_in_loop, flight)
         else:
             trio.lowlevel.start_thread_soon(partial(self._write, flight), _ignore)
 
-    def _take(self) -> _Flight:
+    def _take(self, *, snapshot: bool = True) -> _Flight:
         """The next batch, numbered, with what waits for it: the changes made so far, the
-        deliver_sm held and the messages accepted."""
-        batch = self.store.take_batch()
+        deliver_sm held and the messages accepted (``snapshot``: as ``take_batch``)."""
+        batch = self.store.take_batch(snapshot=snapshot)
         held, self._held = self._held, []
         new, self._new = self._new, []
         self.taken += 1

@@ -44,8 +44,9 @@ def process_store(open_store: OpenStore) -> tuple[SqliteStore, ProcessWriter]:
 
 
 async def write_in_loop(store: SqliteStore) -> None:
-    """``flush`` as the daemon does it with a writer process: from the event loop."""
-    await store.finish_batch(store.start_batch(store.take_batch()))
+    """``flush`` as the daemon does it with a writer process: from the event loop, the rows
+    left to the writer process (no snapshot)."""
+    await store.finish_batch(store.start_batch(store.take_batch(snapshot=False)))
 
 
 def test_changes_wait_for_the_batch(open_store: OpenStore, make_message: MakeMessage) -> None:
@@ -541,6 +542,64 @@ async def test_a_batch_written_from_the_event_loop_is_on_disk(
     store.add(make_message(5001))
     await write_in_loop(store)
     assert store.counts()["messages"] == 3002
+
+
+async def test_rows_built_by_the_writer_process_store_every_field(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(writer="process")
+    plain = make_message(1)
+    odd = make_message(
+        2,
+        source=Address(5, 0, "Shop"),
+        payload=b"\x00\xff",
+        text="\ud83d lone surrogate, \u20ac",
+        concat=ConcatPart(513, 3, 2),
+        concat_text="whole \u00e9",
+        validity_deadline=T0 + 7200,
+        scheduled_time=T0 + 60,
+        carrier="sim",
+    )
+    unnumbered = make_message(3, message_id="not-a-number")
+    for message in (plain, odd, unnumbered):
+        store.add(message)
+    await write_in_loop(store)
+    plain.record(Code.DELIVERED_TO_HANDSET, T0 + 5)
+    store.update_status(plain, T0 + 5)
+    await write_in_loop(store)  # the status row, also built by the child
+    reader = open_store()
+    for message in (plain, odd, unnumbered):
+        assert reader._reader.execute(
+            "SELECT count(*) FROM messages WHERE id = ?", (message.message_id,)
+        ).fetchone() == (1,)
+        assert reader.get(message.message_id) == message
+    assert reader.max_message_id() == int(odd.message_id)
+
+
+async def test_a_batch_without_snapshot_is_written_as_taken(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    # The fields share the message's history; start_batch pickles them at once, so what the
+    # event loop changes next is not in the batch.
+    store = open_store(writer="process")
+    first, second = make_message(1), make_message(2)
+    store.add(first)
+    store.add(second)
+    flush(store)
+    second.record(Code.QUEUED, T0 + 3)
+    store.update_status(second, T0 + 3)
+    store.add(make_message(3))
+    request = store.start_batch(store.take_batch(snapshot=False))
+    for message in (second, store.get(make_message(3).message_id)):
+        assert message is not None
+        message.record(Code.DELIVERED_TO_HANDSET, T0 + 9)
+    await store.finish_batch(request)
+    reader = open_store()
+    on_disk = reader.get(second.message_id)
+    assert on_disk is not None and on_disk.status == Code.QUEUED
+    assert [event.code for event in on_disk.history] == [Code.ACCEPTED, Code.QUEUED]
+    third = reader.get(make_message(3).message_id)
+    assert third is not None and third.status == Code.ACCEPTED and len(third.history) == 1
 
 
 async def test_a_write_from_the_loop_waits_for_a_call_from_a_thread(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import attrs
 from hypothesis import given, settings
@@ -16,10 +18,16 @@ from smscd.store.rows import (
     MESSAGE_COLUMN_LIST,
     MESSAGE_COLUMNS,
     NULL,
+    message_fields,
     message_from_row,
     message_record,
     message_row,
+    outbox_row,
     pack_history,
+    row_from_fields,
+    status_fields,
+    status_row,
+    status_row_from_fields,
     unpack_history,
 )
 from smscd.store.schema import open_writer
@@ -109,6 +117,32 @@ def test_row_round_trip_through_sqlite(message: Message) -> None:
         f"SELECT {MESSAGE_COLUMN_LIST} FROM messages WHERE id = ?", (message.message_id,)
     ).fetchone()
     assert message_from_row(stored) == message
+
+
+@given(messages())
+def test_the_writer_process_builds_the_same_rows_from_pickled_fields(message: Message) -> None:
+    # What a writer process gets: the fields, through a pickle (see smscd.store.rows).
+    def through_pipe(value: object) -> Any:
+        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    assert row_from_fields(through_pipe(message_fields(message))) == message_row(message)
+    status = status_row_from_fields(through_pipe(status_fields(message)))
+    assert status == status_row(message)
+    assert {type(value) for value in status} <= {str, int, float, bytearray}
+
+
+def test_an_outbox_row_binds_without_adapters() -> None:
+    assert outbox_row((3, "k", "acme", b"pdu", None, True)) == (
+        3,
+        "k",
+        "acme",
+        bytearray(b"pdu"),
+        NULL,
+        1,
+    )
+    row = outbox_row((4, "k", "acme", b"", "42", False))
+    assert row[4:] == ("42", 0)
+    assert {type(value) for value in row} <= {str, int, float, bytearray}
 
 
 def test_a_row_binds_nan_as_null(make_message: MakeMessage) -> None:

@@ -14,11 +14,22 @@ SQL NULL is bound as ``NULL`` below (a float NaN, which SQLite stores as NULL) a
 The history is packed as one ``<Hd`` record per event (operator code, simulation time): 10
 bytes an event, and about three times faster to build than compact JSON, which matters because
 every status change rewrites the row.
+
+Where the row is built. ``message_fields`` reads what the row needs from a message in one C
+call (``operator.attrgetter``); ``row_from_fields`` turns that into the row (the id's number,
+NULL for None, copies, the packed history). ``message_row`` does both, for a writer thread,
+which writes after the event loop has moved on and so needs a snapshot. A writer process gets
+the fields instead, pickled at once (the pickle is the snapshot), and builds the rows itself:
+that is a microsecond a message off the event loop, which is the daemon's bottleneck, onto the
+writer's core. Fields hold the message's live history list: pickle or convert them before the
+message changes again. ``status_fields`` and ``status_row_from_fields`` do the same for a
+status change, ``outbox_row`` for an outbox entry (whose values are all immutable).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeAlias
@@ -32,13 +43,22 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "MESSAGE_COLUMN_LIST",
     "NULL",
+    "MessageFields",
     "MessageRow",
+    "OutboxEntry",
+    "OutboxRow",
+    "StatusFields",
     "StatusRow",
+    "message_fields",
     "message_from_row",
     "message_record",
     "message_row",
+    "outbox_row",
     "pack_history",
+    "row_from_fields",
+    "status_fields",
     "status_row",
+    "status_row_from_fields",
     "unpack_history",
 ]
 
@@ -80,6 +100,14 @@ MESSAGE_COLUMN_LIST: Final = ", ".join(MESSAGE_COLUMNS)
 MessageRow: TypeAlias = tuple[object, ...]
 # status, history, done_time, id: what a status change rewrites (see status_row).
 StatusRow: TypeAlias = tuple[int, bytearray, float, str]
+#: What ``message_fields`` reads: the message's values as they are (see the module text).
+MessageFields: TypeAlias = tuple[Any, ...]
+#: status, the history's flat list, done_time (or None), id: what ``status_fields`` reads.
+StatusFields: TypeAlias = tuple[int, list[float], "float | None", str]
+#: An outbox entry as queued: seq, key, system_id, pdu, message_id (or None), final.
+OutboxEntry: TypeAlias = tuple[int, str, str, bytes, "str | None", bool]
+#: The same as ``outbox_row`` binds it: no None, no bytes, no bool.
+OutboxRow: TypeAlias = tuple[int, str, str, bytearray, "str | float", int]
 
 #: What a row binds for SQL NULL: SQLite stores a NaN as NULL (see the module text).
 NULL: Final = math.nan
@@ -105,12 +133,16 @@ _HISTORY_STRUCTS: dict[int, struct.Struct] = {}
 def pack_history(history: Sequence[StatusEvent]) -> bytes:
     """The history as ``<Hd`` records, oldest first."""
     if type(history) is StatusHistory:
-        flat = history.flat
-        count = len(flat) >> 1
-        # Once or twice per message written: _events_struct's lookup without the call.
-        packer = _HISTORY_STRUCTS.get(count) or _events_struct(count)
-        return packer.pack(*flat)
+        return _pack_flat(history.flat)
     return b"".join(_pack_event(event.code, event.at) for event in history)
+
+
+def _pack_flat(flat: Sequence[float]) -> bytes:
+    """``pack_history`` of a ``StatusHistory.flat`` list."""
+    count = len(flat) >> 1
+    # Once or twice per message written: _events_struct's lookup without the call.
+    packer = _HISTORY_STRUCTS.get(count) or _events_struct(count)
+    return packer.pack(*flat)
 
 
 def unpack_history(blob: bytes) -> StatusHistory:
@@ -145,48 +177,48 @@ def _text_out(value: str | bytes | None) -> str | None:
     return value
 
 
-def message_row(message: Message) -> MessageRow:
-    """The row for ``message``, in ``MESSAGE_COLUMNS`` order, to bind (see the module text:
-    no ``None``, no ``bytes``)."""
-    message_id = message.message_id
+# A message's fields that go into more than one column, or in another form.
+_FIELD_PATHS: Final = {
+    "source": ("source.ton", "source.npi", "source.addr"),
+    "destination": ("destination.ton", "destination.npi", "destination.addr"),
+    "history": ("history.flat",),
+}
+
+#: The values ``row_from_fields`` needs, read from a message in one C call: its fields in the
+#: order ``Message`` declares them, the addresses by part, the history as its flat list.
+message_fields: Final[Callable[[Message], MessageFields]] = operator.attrgetter(
+    *(
+        path
+        for field in attrs.fields(Message)
+        for path in _FIELD_PATHS.get(field.name, (field.name,))
+    )
+)
+
+
+def row_from_fields(fields: MessageFields) -> MessageRow:
+    """The row, in ``MESSAGE_COLUMNS`` order, for a message's ``message_fields``, to bind
+    (see the module text: no ``None``, no ``bytes``)."""
+    message_id = fields[0]
     num: int | float = (
         int(message_id)
         if message_id.isascii() and message_id.isdigit() and len(message_id) <= _MAX_NUM_DIGITS
         else NULL
     )
-    source = message.source
-    destination = message.destination
-    concat = message.concat
-    text = message.text
-    concat_text = message.concat_text
-    validity_deadline = message.validity_deadline
-    scheduled_time = message.scheduled_time
-    done_time = message.done_time
-    carrier = message.carrier
+    text, validity_deadline, scheduled_time = fields[15], fields[17], fields[18]
+    done_time, concat, concat_text, carrier = fields[21:25]
     return (
         message_id,
         num,
-        message.system_id,
-        source.ton,
-        source.npi,
-        source.addr,
-        destination.ton,
-        destination.npi,
-        destination.addr,
-        bytearray(message.payload),
-        message.submit_time,
-        message.data_coding,
-        message.esm_class,
-        message.registered_delivery,
-        message.protocol_id,
-        message.priority_flag,
+        *fields[1:8],  # system_id, then source and destination: ton, npi, addr
+        bytearray(fields[8]),  # payload
+        *fields[9:15],  # submit_time, data_coding, esm_class, ... priority_flag
         # _text_in's common case inline (ASCII): once or twice per message written.
         NULL if text is None else text if text.isascii() else _text_in(text),
-        message.parts,
+        fields[16],  # parts
         NULL if validity_deadline is None else validity_deadline,
         NULL if scheduled_time is None else scheduled_time,
-        message.status,
-        bytearray(pack_history(message.history)),
+        fields[19],  # status
+        bytearray(_pack_flat(fields[20])),  # history
         NULL if done_time is None else done_time,
         NULL if concat is None else concat.reference,
         NULL if concat is None else concat.total,
@@ -196,15 +228,44 @@ def message_row(message: Message) -> MessageRow:
     )
 
 
-def status_row(message: Message) -> StatusRow:
-    """What a status change of a message already stored rewrites: its ``status``,
-    ``history`` and ``done_time`` columns, then its id (the key), bound as ``message_row``."""
-    done_time = message.done_time
+def message_row(message: Message) -> MessageRow:
+    """The row for ``message``: a snapshot, sharing nothing with it."""
+    return row_from_fields(message_fields(message))
+
+
+#: What a status change rewrites (``status_row_from_fields``), read in one C call.
+status_fields: Final[Callable[[Message], StatusFields]] = operator.attrgetter(
+    "status", "history.flat", "done_time", "message_id"
+)
+
+
+def status_row_from_fields(fields: StatusFields) -> StatusRow:
+    """The ``status``, ``history`` and ``done_time`` columns and then the id (the key) for a
+    message's ``status_fields``, bound as ``message_row``."""
+    status, history, done_time, message_id = fields
     return (
-        message.status,
-        bytearray(pack_history(message.history)),
+        status,
+        bytearray(_pack_flat(history)),
         NULL if done_time is None else done_time,
-        message.message_id,
+        message_id,
+    )
+
+
+def status_row(message: Message) -> StatusRow:
+    """What a status change of a message already stored rewrites: a snapshot."""
+    return status_row_from_fields(status_fields(message))
+
+
+def outbox_row(entry: OutboxEntry) -> OutboxRow:
+    """An outbox entry as the writer binds it (no None, no bytes, no bool)."""
+    seq, key, system_id, pdu, message_id, final = entry
+    return (
+        seq,
+        key,
+        system_id,
+        bytearray(pdu),
+        NULL if message_id is None else message_id,
+        int(final),
     )
 
 

@@ -56,9 +56,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, Literal, TextIO, TypeAlias
+from typing import Any, Final, Literal, TextIO, TypeAlias
 
 import attrs
 
@@ -68,19 +68,18 @@ from smscd.store.errors import StoreError, StoreVersionError, store_errors
 from smscd.store.memory import MemoryStore
 from smscd.store.rows import (
     MESSAGE_COLUMN_LIST,
-    NULL,
-    MessageRow,
-    StatusRow,
+    OutboxEntry,
+    message_fields,
     message_from_row,
     message_record,
     message_row,
+    status_fields,
     status_row,
 )
 from smscd.store.schema import open_reader, open_writer
 from smscd.store.writer import (
     PURGE_SLICE,
     BatchRows,
-    OutboxPut,
     ProcessWriter,
     ThreadWriter,
     Writer,
@@ -105,8 +104,6 @@ _SELECT_PENDING: Final = (
 )
 _EXPORT_CHUNK: Final = 1_000
 
-# seq, key, system_id, pdu, message_id (or NULL), final: an outbox row to write.
-_OutboxPut: TypeAlias = OutboxPut
 WriterKind: TypeAlias = Literal["thread", "process"]
 
 
@@ -135,19 +132,22 @@ class Batch:
 
     Attributes:
         messages: the messages written whole, by id; ``rows`` are their state when taken.
-        rows: one ``messages`` row per message, immutable values only.
+        rows: one ``messages`` row per message (``message_row``, a snapshot), or, when
+            ``fields``, its ``message_fields`` (which share the history: see ``start_batch``).
         statuses: the messages whose status alone is written, by id.
-        status_rows: their ``status_row``, when taken.
-        outbox: per key, the row to write, or None to delete it (acknowledged).
+        status_rows: their ``status_row`` (or ``status_fields``), when taken.
+        outbox: per key, the entry to write, or None to delete it (acknowledged).
         state: named values to write.
+        fields: rows are fields, for the writer process to turn into rows.
     """
 
     messages: dict[str, Message]
-    rows: list[MessageRow]
+    rows: list[tuple[Any, ...]]
     statuses: dict[str, Message]
-    status_rows: list[StatusRow]
-    outbox: dict[str, _OutboxPut | None]
+    status_rows: list[tuple[Any, ...]]
+    outbox: dict[str, OutboxEntry | None]
     state: dict[str, str]
+    fields: bool = False
 
     @property
     def message_ids(self) -> tuple[str, ...]:
@@ -196,7 +196,7 @@ class SqliteStore:
         self._dirty: dict[str, Message] = {}
         # Messages whose status changed since the batch that took their whole row.
         self._dirty_status: dict[str, Message] = {}
-        self._outbox_ops: dict[str, _OutboxPut | None] = {}
+        self._outbox_ops: dict[str, OutboxEntry | None] = {}
         self._state: dict[str, str] = {}
         self._state_dirty: dict[str, str] = {}
         # The last batch taken: its messages may have left the cache (retention) before they
@@ -348,17 +348,37 @@ class SqliteStore:
             + len(self._state_dirty)
         )
 
-    def take_batch(self) -> Batch:
-        """Snapshot every pending change and clear them. Call on the event-loop thread.
+    def take_batch(self, *, snapshot: bool = True) -> Batch:
+        """Take every pending change and clear them. Call on the event-loop thread.
+
+        Args:
+            snapshot: build the rows now, sharing nothing with the messages, so that the batch
+                may be written later or on another thread. False: take the messages' fields
+                only and leave the rows to the writer (see ``smscd.store.rows``: a microsecond
+                a message off the event loop); the batch must then be written or started
+                (``write_batch``, ``start_batch``) before the event loop changes a message
+                again.
 
         Returns:
-            The batch, possibly empty, to pass to ``write_batch``.
+            The batch, possibly empty, to pass to ``write_batch`` or ``start_batch``.
         """
         dirty, statuses = self._dirty, self._dirty_status
         # The rows first: should building one fail, nothing has been taken yet.
-        rows = [message_row(message) for message in dirty.values()]
-        status_rows = [status_row(message) for message in statuses.values()]
-        batch = Batch(dirty, rows, statuses, status_rows, self._outbox_ops, self._state_dirty)
+        to_row: Callable[[Message], tuple[Any, ...]] = message_row if snapshot else message_fields
+        to_status_row: Callable[[Message], tuple[Any, ...]] = (
+            status_row if snapshot else status_fields
+        )
+        rows = [to_row(message) for message in dirty.values()]
+        status_rows = [to_status_row(message) for message in statuses.values()]
+        batch = Batch(
+            dirty,
+            rows,
+            statuses,
+            status_rows,
+            self._outbox_ops,
+            self._state_dirty,
+            fields=not snapshot,
+        )
         self._dirty = {}
         self._dirty_status = {}
         self._outbox_ops = {}
@@ -414,7 +434,9 @@ class SqliteStore:
     def _batch_rows(batch: Batch) -> BatchRows:
         puts = [put for put in batch.outbox.values() if put is not None]
         acks = [(key,) for key, put in batch.outbox.items() if put is None]
-        return BatchRows(batch.rows, batch.status_rows, puts, acks, list(batch.state.items()))
+        return BatchRows(
+            batch.rows, batch.status_rows, puts, acks, list(batch.state.items()), batch.fields
+        )
 
     def requeue(self, batch: Batch) -> None:
         """Have the next batch write this (failed) batch's content again.
@@ -449,15 +471,8 @@ class SqliteStore:
         else:
             seq = self._next_seq
             self._next_seq = seq + 1
-        # In the form the writer binds (see smscd.store.rows: no None, no bytes, no bool).
-        self._outbox_ops[key] = (
-            seq,
-            key,
-            system_id,
-            bytearray(pdu_bytes),
-            NULL if message_id is None else message_id,
-            int(final),
-        )
+        # Immutable values: the writer binds them (outbox_row) where it runs.
+        self._outbox_ops[key] = (seq, key, system_id, pdu_bytes, message_id, final)
 
     def ack_outbox(self, key: str) -> None:
         """The ESME acknowledged it: removed with the next batch."""
@@ -487,8 +502,7 @@ class SqliteStore:
                 seq, _, system_id, pdu, message_id, final = put
                 if key in rows:  # the disk's seq wins, as in the upsert
                     seq = rows[key][0]
-                unbound = None if isinstance(message_id, float) else message_id  # NULL
-                rows[key] = (seq, key, system_id, bytes(pdu), unbound, final)
+                rows[key] = (seq, key, system_id, pdu, message_id, int(final))
         return [
             OutboxRecord(key, system_id, pdu, message_id, bool(final))
             for _, key, system_id, pdu, message_id, final in sorted(rows.values())

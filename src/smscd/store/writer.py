@@ -40,14 +40,21 @@ import sys
 import threading
 from collections.abc import Sequence
 from itertools import chain
-from typing import IO, Final, NamedTuple, Protocol
+from typing import IO, Any, Final, NamedTuple, Protocol
 
 import attrs
 import structlog
 import trio
 
 from smscd.store.errors import StoreError, rollback, store_errors
-from smscd.store.rows import MESSAGE_COLUMN_LIST, MESSAGE_COLUMNS
+from smscd.store.rows import (
+    MESSAGE_COLUMN_LIST,
+    MESSAGE_COLUMNS,
+    OutboxEntry,
+    outbox_row,
+    row_from_fields,
+    status_row_from_fields,
+)
 from smscd.store.schema import open_writer
 
 __all__ = ["BatchRows", "ProcessWriter", "ThreadWriter", "Writer", "purge_slice", "write_rows"]
@@ -132,20 +139,22 @@ UPDATE_STATUSES: Final = RowsStatement(
 _UPDATE_STATUS: Final = "UPDATE messages SET status = ?, history = ?, done_time = ? WHERE id = ?"
 UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
 
-# An outbox row to write: seq, key, system_id, pdu, message_id (or rows.NULL), final (0 or
-# 1), in the form sqlite3 binds without its adapter lookup (see smscd.store.rows).
-OutboxPut = tuple[int, str, str, bytearray, "str | float", int]
-
 
 class BatchRows(NamedTuple):
     """What one batch writes: message rows, status rows (messages already on disk), outbox
-    puts, outbox keys to delete, state values."""
+    entries to put, outbox keys to delete, state values.
 
-    rows: Sequence[Sequence[object]]
-    statuses: Sequence[Sequence[object]]
-    puts: Sequence[OutboxPut]
+    ``fields``: ``rows`` and ``statuses`` are ``message_fields`` and ``status_fields`` tuples,
+    which ``write_rows`` turns into rows where it runs (a writer process: see
+    ``smscd.store.rows``); otherwise they are rows already.
+    """
+
+    rows: Sequence[tuple[Any, ...]]
+    statuses: Sequence[tuple[Any, ...]]
+    puts: Sequence[OutboxEntry]
     acks: Sequence[tuple[str]]
     state: Sequence[tuple[str, str]]
+    fields: bool = False
 
 
 def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
@@ -154,16 +163,20 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
     Raises:
         sqlite3.Error, ValueError, OverflowError: the write failed; the caller rolls back.
     """
+    rows, statuses = batch.rows, batch.statuses
+    if batch.fields:
+        rows = [row_from_fields(fields) for fields in rows]
+        statuses = [status_row_from_fields(fields) for fields in statuses]
     # IMMEDIATE: wait for another process's write lock here, under busy_timeout, rather than
     # fail on the first write of a deferred transaction.
     connection.execute("BEGIN IMMEDIATE")
-    UPSERT_MESSAGES.run(connection, batch.rows)
+    UPSERT_MESSAGES.run(connection, rows)
     # After the rows: a message put back after a failed batch may be among them.
     if UPDATE_FROM:
-        UPDATE_STATUSES.run(connection, batch.statuses)
-    elif batch.statuses:
-        connection.executemany(_UPDATE_STATUS, batch.statuses)
-    UPSERT_OUTBOX.run(connection, batch.puts)
+        UPDATE_STATUSES.run(connection, statuses)
+    elif statuses:
+        connection.executemany(_UPDATE_STATUS, statuses)
+    UPSERT_OUTBOX.run(connection, [outbox_row(entry) for entry in batch.puts])
     DELETE_OUTBOX.run(connection, batch.acks)
     if batch.state:
         connection.executemany(_UPSERT_STATE, batch.state)
