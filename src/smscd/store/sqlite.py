@@ -432,11 +432,7 @@ class SqliteStore:
 
     @staticmethod
     def _batch_rows(batch: Batch) -> BatchRows:
-        puts = [put for put in batch.outbox.values() if put is not None]
-        acks = [(key,) for key, put in batch.outbox.items() if put is None]
-        return BatchRows(
-            batch.rows, batch.status_rows, puts, acks, list(batch.state.items()), batch.fields
-        )
+        return BatchRows(batch.rows, batch.status_rows, batch.outbox, batch.state, batch.fields)
 
     def requeue(self, batch: Batch) -> None:
         """Have the next batch write this (failed) batch's content again.

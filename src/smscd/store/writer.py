@@ -38,7 +38,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import IO, Any, Final, NamedTuple, Protocol
 
@@ -141,19 +141,19 @@ UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 class BatchRows(NamedTuple):
-    """What one batch writes: message rows, status rows (messages already on disk), outbox
-    entries to put, outbox keys to delete, state values.
+    """What one batch writes: message rows, status rows (messages already on disk), the
+    outbox changes (per key, the entry to put, or None to delete it), state values.
 
     ``fields``: ``rows`` and ``statuses`` are ``message_fields`` and ``status_fields`` tuples,
     which ``write_rows`` turns into rows where it runs (a writer process: see
-    ``smscd.store.rows``); otherwise they are rows already.
+    ``smscd.store.rows``); otherwise they are rows already. The outbox and the state go as
+    the store keeps them, sorted out where they are written too.
     """
 
     rows: Sequence[tuple[Any, ...]]
     statuses: Sequence[tuple[Any, ...]]
-    puts: Sequence[OutboxEntry]
-    acks: Sequence[tuple[str]]
-    state: Sequence[tuple[str, str]]
+    outbox: Mapping[str, OutboxEntry | None]
+    state: Mapping[str, str]
     fields: bool = False
 
 
@@ -176,10 +176,11 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
         UPDATE_STATUSES.run(connection, statuses)
     elif statuses:
         connection.executemany(_UPDATE_STATUS, statuses)
-    UPSERT_OUTBOX.run(connection, [outbox_row(entry) for entry in batch.puts])
-    DELETE_OUTBOX.run(connection, batch.acks)
+    outbox = batch.outbox
+    UPSERT_OUTBOX.run(connection, [outbox_row(put) for put in outbox.values() if put is not None])
+    DELETE_OUTBOX.run(connection, [(key,) for key, put in outbox.items() if put is None])
     if batch.state:
-        connection.executemany(_UPSERT_STATE, batch.state)
+        connection.executemany(_UPSERT_STATE, batch.state.items())
     connection.execute("COMMIT")
 
 
