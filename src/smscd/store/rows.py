@@ -1,8 +1,9 @@
 """A ``Message`` as a row of the ``messages`` table, and as a JSON object for export.
 
-The row is a plain tuple of ``str``, ``int``, ``float`` and ``bytearray``: it is built on the
-event-loop thread (where the message may change next) and bound to SQL by the writer, so it
-must share nothing with the message (each ``bytearray`` is a fresh copy).
+The row is a plain tuple of ``str``, ``int``, ``float`` and ``bytearray`` that shares nothing
+with the message (each ``bytearray`` is a fresh copy): built on the event-loop thread, where
+the message may change next, it is bound to SQL later by a writer thread; a writer process
+builds it from the message's fields (see "Where the row is built" below).
 
 A row has no ``None`` and no ``bytes``: Python's sqlite3 binds ``str``, ``int``, ``float``
 and ``bytearray`` as they are, but sends every other value through its adapter lookup (a

@@ -106,6 +106,14 @@ _EXPORT_CHUNK: Final = 1_000
 
 WriterKind: TypeAlias = Literal["thread", "process"]
 
+_ToRow: TypeAlias = Callable[[Message], tuple[Any, ...]]
+# take_batch's row builders, by snapshot: the rows themselves, or the fields a writer process
+# turns into rows (see smscd.store.rows).
+_TAKE: Final[dict[bool, tuple[_ToRow, _ToRow]]] = {
+    True: (message_row, status_row),
+    False: (message_fields, status_fields),
+}
+
 
 @attrs.frozen
 class OutboxRecord:
@@ -364,21 +372,11 @@ class SqliteStore:
         """
         dirty, statuses = self._dirty, self._dirty_status
         # The rows first: should building one fail, nothing has been taken yet.
-        to_row: Callable[[Message], tuple[Any, ...]] = message_row if snapshot else message_fields
-        to_status_row: Callable[[Message], tuple[Any, ...]] = (
-            status_row if snapshot else status_fields
-        )
+        to_row, to_status_row = _TAKE[snapshot]
         rows = [to_row(message) for message in dirty.values()]
         status_rows = [to_status_row(message) for message in statuses.values()]
-        batch = Batch(
-            dirty,
-            rows,
-            statuses,
-            status_rows,
-            self._outbox_ops,
-            self._state_dirty,
-            fields=not snapshot,
-        )
+        outbox, state = self._outbox_ops, self._state_dirty
+        batch = Batch(dirty, rows, statuses, status_rows, outbox, state, fields=not snapshot)
         self._dirty = {}
         self._dirty_status = {}
         self._outbox_ops = {}
@@ -498,7 +496,7 @@ class SqliteStore:
                 seq, _, system_id, pdu, message_id, final = put
                 if key in rows:  # the disk's seq wins, as in the upsert
                     seq = rows[key][0]
-                rows[key] = (seq, key, system_id, pdu, message_id, int(final))
+                rows[key] = (seq, key, system_id, pdu, message_id, final)
         return [
             OutboxRecord(key, system_id, pdu, message_id, bool(final))
             for _, key, system_id, pdu, message_id, final in sorted(rows.values())
