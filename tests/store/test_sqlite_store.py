@@ -3,11 +3,14 @@ maintenance."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
 import os
+import pickle
 import select
+import shutil
 import signal
 import sqlite3
 import struct
@@ -26,7 +29,13 @@ from smscd.status import Code
 from smscd.store import writer as writer_module
 from smscd.store.rows import pack_history
 from smscd.store.sqlite import SqliteStore, StoreError
-from smscd.store.writer import ProcessWriter, ThreadWriter, WriteRequest
+from smscd.store.writer import (
+    CHECKPOINT_AFTER,
+    CHECKPOINT_AT_LATEST,
+    ProcessWriter,
+    ThreadWriter,
+    WriteRequest,
+)
 
 from .conftest import T0, MakeMessage, OpenStore
 
@@ -795,3 +804,65 @@ def test_status_rows_with_a_sqlite_older_than_update_from(
     assert any(s.startswith("UPDATE messages SET status = ") for s in statements)
     assert not any(" FROM (VALUES" in s for s in statements)
     assert open_store().get(m.message_id) == m
+
+
+def checkpointed_messages(path: Path, copy: Path) -> int:
+    """How many messages the main database file holds, the WAL left out: a copy of the file
+    alone, with no ``-wal`` beside it, shows what checkpoints have copied into it."""
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        count: int = 0
+        if ("messages",) in tables.fetchall():  # the schema itself may be in the WAL yet
+            count = connection.execute("SELECT count(*) FROM messages").fetchone()[0]
+    copy.unlink()
+    return count
+
+
+def test_the_writer_process_checkpoints_after_answering_not_inside_a_commit(
+    open_store: OpenStore, make_message: MakeMessage, store_path: Path, tmp_path: Path
+) -> None:
+    store, _writer = process_store(open_store)
+    copy = tmp_path / "main-only.sqlite"
+    # A batch of well over SQLite's 1,000-page autocheckpoint: its COMMIT would checkpoint.
+    big = [make_message(n, payload=bytes(2000)) for n in range(2500)]
+    for m in big:
+        store.add(m)
+    flush(store)
+    assert checkpointed_messages(store_path, copy) == 0  # all in the WAL
+    # Single-message batches up to CHECKPOINT_AFTER transactions: after the last one's answer,
+    # with no request waiting, the child checkpoints everything.
+    for n in range(2500, 2500 + CHECKPOINT_AFTER - 1):
+        store.add(make_message(n))
+        flush(store)
+    deadline = time.monotonic() + 10
+    found = 0
+    while found < 2500 + CHECKPOINT_AFTER - 1:
+        assert time.monotonic() < deadline, f"not checkpointed: {found} messages in the file"
+        time.sleep(0.02)
+        with contextlib.suppress(sqlite3.DatabaseError):  # copied mid-checkpoint: look again
+            found = checkpointed_messages(store_path, copy)
+    assert store.counts()["messages"] == 2500 + CHECKPOINT_AFTER - 1
+
+
+def test_the_writer_process_checkpoints_at_the_latest_under_unbroken_load(
+    open_store: OpenStore, make_message: MakeMessage, store_path: Path, tmp_path: Path
+) -> None:
+    """Requests that never stop (each sent before the last is answered, as the daemon's
+    event loop may) still get a checkpoint every CHECKPOINT_AT_LATEST transactions."""
+    store, writer = process_store(open_store)
+    child = writer._child
+    assert child is not None and child.stdin is not None and child.stdout is not None
+    count = CHECKPOINT_AT_LATEST + 5
+    frames = []
+    for n in range(count):
+        store.add(make_message(n))
+        data = pickle.dumps(("write", store._batch_rows(store.take_batch())))
+        frames.append(writer_module._LENGTH.pack(len(data)) + data)
+    # One write: the child finds the next request waiting after every answer.
+    child.stdin.write(b"".join(frames))
+    child.stdin.flush()
+    answers = [writer_module._receive(child.stdout) for _ in range(count)]
+    assert answers == [("ok", None)] * count
+    # The 64th transaction was checkpointed before the 65th was answered; none after it.
+    assert checkpointed_messages(store_path, tmp_path / "main-only.sqlite") == CHECKPOINT_AT_LATEST
