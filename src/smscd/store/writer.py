@@ -21,8 +21,10 @@ after its last write), and exits when its stdin closes, which is also what happe
 daemon is killed: a write already sent is committed or not, as SQLite decides, and no
 ESME_ROK was sent for it yet. A child that dies is started again at the next request; the
 request that met the death fails with ``StoreError`` (the batch is written again later).
-Whatever the child prints on its stderr (a traceback before it dies) is logged line by line
-as ``store_writer_output`` events, never passed through raw.
+Whatever the child prints on its stderr (a traceback before it dies, a failed checkpoint) is
+logged line by line as ``store_writer_output`` events, never passed through raw. The child
+checkpoints the WAL itself, after answering, never inside a batch's COMMIT
+(``_checkpoint_due``).
 """
 
 from __future__ import annotations
@@ -264,9 +266,9 @@ def _send(pipe: IO[bytes], message: object) -> None:
 def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
     """``size`` octets from ``pipe``, buffered or not (a raw pipe returns what has arrived),
     or fewer if it closes first."""
-    data = pipe.read(size)
-    if data is None or len(data) == size or not data:
-        return data or b""
+    data = pipe.read(size) or b""  # None: only from a non-blocking raw pipe, never used here
+    if len(data) == size or not data:
+        return data
     parts = [data]
     got = len(data)
     while got < size:
