@@ -134,7 +134,9 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
     return found
 
 
-def open_writer(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
+def open_writer(
+    path: str, *, synchronous: str, busy_timeout: float, autocheckpoint: bool = True
+) -> sqlite3.Connection:
     """Opens the store's one writing connection: WAL, ``synchronous``, schema up to date.
 
     The connection is in autocommit mode (the store issues BEGIN and COMMIT itself, one per
@@ -144,6 +146,8 @@ def open_writer(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.
         path: the file (created if missing) or ``":memory:"``.
         synchronous: ``"FULL"`` or ``"NORMAL"``.
         busy_timeout: seconds to wait for a lock held by another connection.
+        autocheckpoint: let SQLite checkpoint the WAL inside the COMMIT that crosses 1,000
+            pages; False when the caller checkpoints itself (the writer process).
 
     Raises:
         StoreVersionError: the file is newer than this code; it is left untouched.
@@ -160,6 +164,8 @@ def open_writer(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.
             if mode != "wal":
                 raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
         connection.execute(f"PRAGMA synchronous = {synchronous}")
+        if not autocheckpoint:
+            connection.execute("PRAGMA wal_autocheckpoint = 0")
         migrate(connection, path)
 
     return _connect(path, busy_timeout, prepare)

@@ -265,12 +265,9 @@ def _send(pipe: IO[bytes], message: object) -> None:
 
 def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
     """``size`` octets from ``pipe``, buffered or not (a raw pipe returns what has arrived),
-    or fewer if it closes first."""
-    data = pipe.read(size) or b""  # None: only from a non-blocking raw pipe, never used here
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    got = len(data)
+    or fewer if it closes first. (Joining one part returns it as it is: no copy.)"""
+    parts: list[bytes] = []
+    got = 0
     while got < size:
         more = pipe.read(size - got)
         if not more:
@@ -568,7 +565,7 @@ def serve(path: str, synchronous: str, busy_timeout: float) -> None:
     # signal sent to the whole process group must not end it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Requests are read unbuffered, so that a look at the pipe (_request_waiting) sees all
+    # Requests are read unbuffered, so that a look at the pipe (_checkpoint_due) sees all
     # that has arrived.
     with open(0, "rb", buffering=0, closefd=False) as requests:
         _serve(requests, sys.stdout.buffer, path, synchronous, busy_timeout)
@@ -578,10 +575,11 @@ def _serve(
     requests: IO[bytes], answers: IO[bytes], path: str, synchronous: str, busy_timeout: float
 ) -> None:
     try:
-        connection = open_writer(path, synchronous=synchronous, busy_timeout=busy_timeout)
         # Checkpoints are this loop's (see _checkpoint_due), not COMMIT's.
-        connection.execute("PRAGMA wal_autocheckpoint = 0")
-    except (StoreError, sqlite3.Error) as exc:
+        connection = open_writer(
+            path, synchronous=synchronous, busy_timeout=busy_timeout, autocheckpoint=False
+        )
+    except StoreError as exc:
         _send(answers, ("error", str(exc)))
         return
     _send(answers, ("ok", None))
@@ -631,12 +629,7 @@ def _checkpoint_due(since: int, requests: IO[bytes]) -> bool:
     """
     if since >= CHECKPOINT_AT_LATEST:
         return True
-    return since >= CHECKPOINT_AFTER and not _request_waiting(requests)
-
-
-def _request_waiting(requests: IO[bytes]) -> bool:
-    readable, _, _ = select.select([requests], [], [], 0)
-    return bool(readable)
+    return since >= CHECKPOINT_AFTER and not select.select([requests], [], [], 0)[0]
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
