@@ -8,7 +8,6 @@ import fcntl
 import io
 import json
 import os
-import pickle
 import select
 import shutil
 import signal
@@ -35,6 +34,8 @@ from smscd.store.writer import (
     ProcessWriter,
     ThreadWriter,
     WriteRequest,
+    decode_request,
+    encode_request,
 )
 
 from .conftest import T0, MakeMessage, OpenStore
@@ -517,11 +518,12 @@ def test_what_the_writer_process_prints_is_logged_line_by_line(
     child = writer._child
     assert child is not None and child.stdin is not None
     with capture_logs() as logs:
-        child.stdin.write(b"\x00\x00\x00\x03bad")  # not a pickle: the child dies with a traceback
+        # "b" is no encoding (encode_request): the child dies with a traceback.
+        child.stdin.write(b"\x00\x00\x00\x03bad")
         child.stdin.flush()
         child.wait(10)
         deadline = time.monotonic() + 10
-        while not any("UnpicklingError" in e.get("line", "") for e in logs):
+        while not any("neither marshal nor pickle" in e.get("line", "") for e in logs):
             assert time.monotonic() < deadline, logs
             time.sleep(0.01)
     lines = [e["line"] for e in logs if e["event"] == "store_writer_output"]
@@ -551,6 +553,30 @@ async def test_a_batch_written_from_the_event_loop_is_on_disk(
     store.add(make_message(5001))
     await write_in_loop(store)
     assert store.counts()["messages"] == 3002
+
+
+def test_a_batch_is_marshalled_unless_it_holds_a_value_marshal_refuses(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    """encode_request: what a plain submit and its receipt put in a batch goes by marshal (the
+    fast path); a concatenated part (a ConcatPart) by pickle. Both arrive as they were."""
+    store = open_store()
+    message = make_message(1)
+    store.add(message)
+    flush(store)
+    message.record(Code.DELIVERED_TO_HANDSET, T0 + 5)
+    store.update_status(message, T0 + 5)
+    store.put_outbox("1:final", "acme", b"\x00pdu", message.message_id, True)
+    store.ack_outbox("0:final")
+    store.set_state("ids.high_water", "1")
+    store.add(make_message(2))
+    for concat, encoding in ((None, b"M"), (ConcatPart(7, 2, 1), b"P")):
+        store.add(make_message(3, concat=concat))
+        request = ("write", *store._batch_rows(store.take_batch(snapshot=False)))
+        framed = encode_request(request)
+        assert framed[4:5] == encoding
+        assert struct.unpack(">I", framed[:4]) == (len(framed) - 4,)
+        assert decode_request(framed[4:]) == request
 
 
 async def test_rows_built_by_the_writer_process_store_every_field(
@@ -588,7 +614,7 @@ async def test_rows_built_by_the_writer_process_store_every_field(
 async def test_a_batch_without_snapshot_is_written_as_taken(
     open_store: OpenStore, make_message: MakeMessage
 ) -> None:
-    # The fields share the message's history; start_batch pickles them at once, so what the
+    # The fields share the message's history; start_batch encodes them at once, so what the
     # event loop changes next is not in the batch.
     store = open_store(writer="process")
     first, second = make_message(1), make_message(2)
@@ -857,12 +883,13 @@ def test_the_writer_process_checkpoints_at_the_latest_under_unbroken_load(
     frames = []
     for n in range(count):
         store.add(make_message(n))
-        data = pickle.dumps(("write", store._batch_rows(store.take_batch())))
-        frames.append(writer_module._LENGTH.pack(len(data)) + data)
+        frames.append(
+            writer_module.encode_request(("write", *store._batch_rows(store.take_batch())))
+        )
     # One write: the child finds the next request waiting after every answer.
     child.stdin.write(b"".join(frames))
     child.stdin.flush()
-    answers = [writer_module._receive(child.stdout) for _ in range(count)]
+    answers = [writer_module._receive_answer(child.stdout) for _ in range(count)]
     assert answers == [("ok", None)] * count
     # The 64th transaction was checkpointed before the 65th was answered; none after it.
     assert checkpointed_messages(store_path, tmp_path / "main-only.sqlite") == CHECKPOINT_AT_LATEST

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from smscd.store.rows import (
 )
 from smscd.store.schema import open_writer
 from smscd.store.sqlite import SqliteStore
+from smscd.store.writer import decode_request, encode_request
 
 from .conftest import MakeMessage
 
@@ -120,10 +120,12 @@ def test_row_round_trip_through_sqlite(message: Message) -> None:
 
 
 @given(messages())
-def test_the_writer_process_builds_the_same_rows_from_pickled_fields(message: Message) -> None:
-    # What a writer process gets: the fields, through a pickle (see smscd.store.rows).
+def test_the_writer_process_builds_the_same_rows_from_encoded_fields(message: Message) -> None:
+    # What a writer process gets: the fields, through its request encoding (marshal, or
+    # pickle for a concatenated part: see smscd.store.writer.encode_request).
     def through_pipe(value: object) -> Any:
-        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        framed = encode_request(("write", value))
+        return decode_request(framed[4:])[1]
 
     assert row_from_fields(through_pipe(message_fields(message))) == message_row(message)
     status = status_row_from_fields(through_pipe(status_fields(message)))

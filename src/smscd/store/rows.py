@@ -20,11 +20,12 @@ Where the row is built. ``message_fields`` reads what the row needs from a messa
 call (``operator.attrgetter``); ``row_from_fields`` turns that into the row (the id's number,
 NULL for None, copies, the packed history). ``message_row`` does both, for a writer thread,
 which writes after the event loop has moved on and so needs a snapshot. A writer process gets
-the fields instead, pickled at once (the pickle is the snapshot), and builds the rows itself:
-that is a microsecond a message off the event loop, which is the daemon's bottleneck, onto the
-writer's core. Fields hold the message's live history list: pickle or convert them before the
-message changes again. ``status_fields`` and ``status_row_from_fields`` do the same for a
-status change, ``outbox_row`` for an outbox entry (whose values are all immutable).
+the fields instead, encoded at once (``writer.encode_request``: the encoding is the snapshot),
+and builds the rows itself: that is a microsecond a message off the event loop, which is the
+daemon's bottleneck, onto the writer's core. Fields hold the message's live history list:
+encode or convert them before the message changes again. ``status_fields`` and
+``status_row_from_fields`` do the same for a status change, ``outbox_row`` for an outbox entry
+(whose values are all immutable).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ are plain functions over a connection, run by one of two writers with the same m
   on a connection of this process. SQLite releases the GIL while it works, but binding the
   values and every hand-over of the GIL between steps compete with the event loop.
 - ``ProcessWriter`` sends them to a child process (``python -m smscd.store.writer``) that owns
-  the writing connection: the event loop's process only pickles the rows and waits on a pipe,
+  the writing connection: the event loop's process only encodes the rows and waits on a pipe,
   so SQLite works on the other core without sharing a GIL. This is the daemon's default for
   a store file; a ``:memory:`` store has one database per connection, so it needs the thread.
   Its batches are sent from the event loop itself (``start_write``, then ``finish_write``
@@ -16,7 +16,8 @@ are plain functions over a connection, run by one of two writers with the same m
   a message, and longer commits). Its other calls come from threads and block.
 
 The child is the parent's servant: it reads requests on its stdin and answers each on its
-stdout (a 4-octet length, then a pickle), ignores SIGINT and SIGTERM (the daemon stops it
+stdout (each a 4-octet length, then the request as ``encode_request`` makes it, or the
+answer's pickle), ignores SIGINT and SIGTERM (the daemon stops it
 after its last write), and exits when its stdin closes, which is also what happens when the
 daemon is killed: a write already sent is committed or not, as SQLite decides, and no
 ESME_ROK was sent for it yet. A child that dies is started again at the next request; the
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import marshal
 import os
 import pickle
 import select
@@ -257,8 +259,53 @@ CHECKPOINT_AFTER: Final = 16
 CHECKPOINT_AT_LATEST: Final = 64
 
 
-def _send(pipe: IO[bytes], message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+# encode_request's first octet: how the rest is encoded.
+_MARSHALLED: Final = b"M"
+_PICKLED: Final = b"P"
+
+
+def encode_request(request: tuple[Any, ...]) -> bytes:
+    """A request for the writer process, framed: a 4-octet length, then one octet that says
+    how the rest is encoded, then the rest.
+
+    ``marshal`` when it takes every value, which a batch of plain messages is made of (str,
+    int, float, bytes, None, lists and tuples of them): 2.4 times faster than pickle on the
+    benchmark's batches (0.55 against 1.33 microseconds a message, on the event loop). It
+    refuses anything else (a ``ConcatPart``, an enum member, a ``NamedTuple``), and then the
+    request is pickled. Both ends are the same Python (``sys.executable``), which is what
+    marshal's format asks for.
+    """
+    try:
+        tag, data = _MARSHALLED, marshal.dumps(request)
+    except ValueError:  # a value marshal does not take
+        tag, data = _PICKLED, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    return b"".join((_LENGTH.pack(len(data) + 1), tag, data))
+
+
+def decode_request(data: bytes) -> tuple[Any, ...]:
+    """The request ``encode_request`` framed, from what follows its length.
+
+    Raises:
+        ValueError: the first octet names no encoding.
+    """
+    tag, body = data[:1], memoryview(data)[1:]
+    if tag == _MARSHALLED:
+        request = marshal.loads(body)
+    elif tag == _PICKLED:
+        request = pickle.loads(body)
+    else:
+        raise ValueError(f"request encoded as {tag!r}: neither marshal nor pickle")
+    assert isinstance(request, tuple)
+    return request
+
+
+def _write_request(batch: BatchRows) -> tuple[Any, ...]:
+    # The batch's fields, not the batch: marshal takes a tuple, not a NamedTuple.
+    return ("write", *batch)
+
+
+def _send_answer(pipe: IO[bytes], answer: tuple[str, object]) -> None:
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     pipe.write(_LENGTH.pack(len(data)) + data)
     pipe.flush()
 
@@ -277,7 +324,8 @@ def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def _receive(pipe: IO[bytes]) -> object:
+def _receive_frame(pipe: IO[bytes]) -> bytes:
+    """What follows the next 4-octet length on ``pipe``."""
     head = _read_exactly(pipe, _LENGTH.size)
     if len(head) < _LENGTH.size:
         raise EOFError("pipe closed")
@@ -285,7 +333,11 @@ def _receive(pipe: IO[bytes]) -> object:
     data = _read_exactly(pipe, size)
     if len(data) < size:
         raise EOFError("pipe closed mid-message")
-    return pickle.loads(data)
+    return data
+
+
+def _receive_answer(pipe: IO[bytes]) -> object:
+    return pickle.loads(_receive_frame(pipe))
 
 
 def _value(answer: object, what: str) -> object:
@@ -359,7 +411,7 @@ class ProcessWriter:
         # so that it never reaches the daemon's log stream as raw lines.
         threading.Thread(target=_relay_output, args=(child.stderr, child.pid), daemon=True).start()
         try:
-            answer = _receive(child.stdout)  # opened, or why not
+            answer = _receive_answer(child.stdout)  # opened, or why not
         except EOFError:
             child.wait()
             raise StoreError(
@@ -381,8 +433,9 @@ class ProcessWriter:
             os.set_blocking(child.stdin.fileno(), True)
             os.set_blocking(child.stdout.fileno(), True)
             try:
-                _send(child.stdin, request)
-                answer = _receive(child.stdout)
+                child.stdin.write(encode_request(request))
+                child.stdin.flush()
+                answer = _receive_answer(child.stdout)
             except (OSError, EOFError) as exc:
                 self._stop(child)
                 self._child = None
@@ -394,17 +447,17 @@ class ProcessWriter:
         return StoreError(f"{self._path}: {what}: the writer process died ({exc})")
 
     def write(self, batch: BatchRows) -> None:
-        self._call(("write", batch), f"cannot write {len(batch.rows)} messages")
+        self._call(_write_request(batch), f"cannot write {len(batch.rows)} messages")
 
     def start_write(self, batch: BatchRows) -> WriteRequest:
         """Begin ``write`` from a trio event loop, with no thread (see the module text):
-        pickle the batch and hand the child what its pipe takes now (all of it, usually: the
-        pipe holds 1 MiB), so that the child works on it while the loop goes on.
-        ``finish_write`` does the rest. Calls from threads (``purge``, ``close``) and this
-        one take turns on the same lock; when a thread holds it, nothing is sent yet."""
-        data = pickle.dumps(("write", batch), protocol=pickle.HIGHEST_PROTOCOL)
+        encode the batch (``encode_request``) and hand the child what its pipe takes now (all
+        of it, usually: the pipe holds 1 MiB), so that the child works on it while the loop
+        goes on. ``finish_write`` does the rest. Calls from threads (``purge``, ``close``) and
+        this one take turns on the same lock; when a thread holds it, nothing is sent yet."""
         request = WriteRequest(
-            memoryview(_LENGTH.pack(len(data)) + data), f"cannot write {len(batch.rows)} messages"
+            memoryview(encode_request(_write_request(batch))),
+            f"cannot write {len(batch.rows)} messages",
         )
         if self._lock.acquire(blocking=False):
             request.locked = True
@@ -580,24 +633,23 @@ def _serve(
             path, synchronous=synchronous, busy_timeout=busy_timeout, autocheckpoint=False
         )
     except StoreError as exc:
-        _send(answers, ("error", str(exc)))
+        _send_answer(answers, ("error", str(exc)))
         return
-    _send(answers, ("ok", None))
-    # A request unpickles thousands of tuples, and the cyclic collector would walk them all
+    _send_answer(answers, ("ok", None))
+    # A request decodes thousands of tuples, and the cyclic collector would walk them all
     # every 700 allocations (a twentieth of this process's time, measured), yet none of them
     # can be part of a cycle. Only a failure's traceback can: it is collected after each.
     gc.disable()
     since_checkpoint = 0
     while True:
         try:
-            request = _receive(requests)
+            request = decode_request(_receive_frame(requests))
         except EOFError:
             break
-        assert isinstance(request, tuple)
         try:
             with store_errors(request[0], lambda: rollback(connection)):
                 if request[0] == "write":
-                    write_rows(connection, request[1])
+                    write_rows(connection, BatchRows(*request[1:]))
                     value: object = None
                 elif request[0] == "purge":
                     value = purge_slice(connection, request[1])
@@ -605,11 +657,11 @@ def _serve(
                     vacuum(connection, wal=True)
                     value = None
         except StoreError as exc:
-            _send(answers, ("error", str(exc.__cause__ or exc)))
+            _send_answer(answers, ("error", str(exc.__cause__ or exc)))
             del exc
             gc.collect()
             continue
-        _send(answers, ("ok", value))
+        _send_answer(answers, ("ok", value))
         since_checkpoint += 1
         if _checkpoint_due(since_checkpoint, requests):
             since_checkpoint = 0
