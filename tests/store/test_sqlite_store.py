@@ -201,6 +201,11 @@ def test_max_message_id(open_store: OpenStore, make_message: MakeMessage) -> Non
     store.add(make_message(5, message_id="42"))
     store.add(make_message(6, message_id="not-a-number"))
     assert store.max_message_id() == 42  # before any write: ids must never repeat
+    batch = store.take_batch()
+    store.add(make_message(7, message_id="41"))
+    assert store.max_message_id() == 42  # taken, not written yet
+    store.write_batch(batch)
+    assert store.max_message_id() == 42  # on disk
     store.close()
     assert open_store().max_message_id() == 42
 

@@ -210,7 +210,6 @@ class SqliteStore:
         # The last batch taken: its messages may have left the cache (retention) before they
         # reach the disk, and get() must still find them.
         self._inflight: Batch | None = None
-        self._max_id: int | None = None
         self._closed = False
         self._next_seq = 1
         if writer not in ("thread", "process"):
@@ -251,7 +250,6 @@ class SqliteStore:
             for row in reader.execute(_SELECT_PENDING):
                 self._cache.add(message_from_row(row))
             self._state = dict(reader.execute("SELECT key, value FROM state").fetchall())
-            self._max_id = reader.execute("SELECT max(num) FROM messages").fetchone()[0]
             last_seq = reader.execute("SELECT max(seq) FROM outbox").fetchone()[0]
         self._next_seq = (last_seq or 0) + 1
 
@@ -259,13 +257,8 @@ class SqliteStore:
 
     def add(self, message: Message) -> None:
         """Cache the message and mark it for the next batch."""
-        message_id = message.message_id
         self._cache.add(message)
-        self._dirty[message_id] = message
-        if message_id.isascii() and message_id.isdigit():
-            num = int(message_id)
-            if self._max_id is None or num > self._max_id:
-                self._max_id = num
+        self._dirty[message.message_id] = message
 
     def discard(self, message_id: str) -> None:
         """Forget a message whose commit failed: its submit was refused, so it must not reach
@@ -512,12 +505,30 @@ class SqliteStore:
         return self._state.get(key)
 
     def max_message_id(self) -> int | None:
-        """The largest decimal message id ever added or stored, or None when there is none.
+        """The largest decimal message id stored or waiting to be written, or None when there
+        is none.
 
-        Ids purged from disk before the last open no longer count: persist the generator's
-        high-water mark with ``set_state`` for that.
+        Looked up when asked (the daemon asks once, at start-up) rather than kept by ``add``,
+        where it was an ``int`` a message on the event loop. Ids purged from disk no longer
+        count: persist the generator's high-water mark with ``set_state`` for that.
+
+        Raises:
+            StoreError: the disk read failed.
         """
-        return self._max_id
+        with store_errors(f"{self.path}: cannot read the largest id"), self._read_lock:
+            stored = self._reader.execute("SELECT max(num) FROM messages").fetchone()[0]
+        unwritten = [self._dirty]
+        if self._inflight is not None:
+            unwritten.append(self._inflight.messages)
+        numbers = [
+            int(message_id)
+            for messages in unwritten
+            for message_id in messages
+            if message_id.isascii() and message_id.isdigit()
+        ]
+        if stored is not None:
+            numbers.append(stored)
+        return max(numbers, default=None)
 
     def open_concat_parts(self, since: float) -> list[Message]:
         """The stored parts of concatenated messages whose set was not complete when they
