@@ -34,6 +34,8 @@ from smscd.smpp.pdus import (
     EnquireLink,
     Pdu,
     QuerySm,
+    SmeAddress,
+    SubmitMulti,
     SubmitSm,
     SubmitSmResp,
     Unbind,
@@ -644,7 +646,8 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
     # SMPP 3.4 (4.2): the unbind_resp closes the session, so every request before the
     # unbind gets its response first, even one waiting for its batch to reach the disk
     # (ESME_ROK), or whose batch then fails (ESME_RSYSERR); a shutdown starting meanwhile
-    # does not cut it short.
+    # does not cut it short. The held responses keep their order: submit_sm_resp frames and
+    # a submit_multi_resp PDU between them (released together, in one call, per commit).
     config = durable_config(tmp_path / "smscd.db")
     async with running(config) as (daemon, addresses):
         assert daemon.durable is not None
@@ -668,10 +671,17 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
                 nursery.start_soon(read_until_closed)
                 while not received:
                     await trio.sleep(0.01)
+                multi = SubmitMulti(
+                    sequence_number=3,
+                    source_addr="Acme",
+                    dest_addresses=(SmeAddress(destination_addr="46700000002"),),
+                    short_message=b"hello",
+                )
                 await sock.send(
                     encode(submit(sequence_number=2))
-                    + encode(submit(sequence_number=3))
-                    + encode(Unbind(sequence_number=4))
+                    + encode(multi)
+                    + encode(submit(sequence_number=4))
+                    + encode(Unbind(sequence_number=5))
                 )
                 await trio.sleep(0.3)  # the unbind has arrived; the commit is held
                 if draining:
@@ -680,12 +690,13 @@ async def test_submits_held_for_their_commit_are_answered_before_the_unbind_resp
                 gate.set()
         sock.close()
         undo()  # the last batch at shutdown is written
-        assert store.counts()["messages"] == (2 if committed else 0)
+        assert store.counts()["messages"] == (3 if committed else 0)
     assert [(type(p).__name__, p.sequence_number) for p in received] == [
         ("BindTransmitterResp", 1),
         ("SubmitSmResp", 2),
-        ("SubmitSmResp", 3),
-        ("UnbindResp", 4),
+        ("SubmitMultiResp", 3),
+        ("SubmitSmResp", 4),
+        ("UnbindResp", 5),
     ]
     submit_status = CommandStatus.ESME_ROK if committed else CommandStatus.ESME_RSYSERR
-    assert [p.command_status for p in received] == [0, submit_status, submit_status, 0]
+    assert [p.command_status for p in received] == [0, *[submit_status] * 3, 0]

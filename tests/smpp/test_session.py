@@ -781,6 +781,19 @@ def test_submit_response_frame_is_the_encoded_response(
     assert pair.smsc.data_to_send() == frame
 
 
+def test_response_frames_go_out_together_in_order_and_not_after_close() -> None:
+    frames = [
+        submit_response_frame(CommandId.SUBMIT_SM_RESP, seq, CommandStatus.ESME_ROK, str(seq))
+        for seq in (5, 3, 9)
+    ]
+    pair = bound_pair(BindType.TRANSMITTER)
+    pair.smsc.send_response_frames(frames)
+    assert pair.smsc.data_to_send() == b"".join(frames)
+    pair.smsc.close()
+    pair.smsc.send_response_frames(frames)  # the peer is gone: dropped
+    assert pair.smsc.data_to_send() == b""
+
+
 def test_submit_response_frame_checks() -> None:
     with pytest.raises(ValueError, match="C-octet"):
         submit_response_frame(CommandId.SUBMIT_SM_RESP, 1, 0, "1" * 65)

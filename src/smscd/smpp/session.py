@@ -696,6 +696,13 @@ class Session:
         if self._state is not SessionState.CLOSED or self._framing_error:
             self._out.append(frame)
 
+    def send_response_frames(self, frames: list[bytes]) -> None:
+        """``send_response_frame`` for many frames at once, in order: the submit_sm_resp a
+        durable store held until a commit, released together. The frames are the caller's
+        own ``codec.submit_response_frame`` output and are not checked one by one."""
+        if self._state is not SessionState.CLOSED or self._framing_error:
+            self._out.extend(frames)
+
     # ------------------------------------------------------------------------- binding
 
     def answer_bind(self, request: BindRequest, status: int, system_id: str) -> None:

@@ -538,25 +538,33 @@ class SmppConnection:
         deferred.append((committer.ticket(), response))
 
     def _release_deferred(self) -> None:
+        """Answer the held responses whose batch is settled, in the order they were held:
+        ESME_RSYSERR for a batch that failed, as held for one committed; then wait for the
+        next commit if some are left. The submit_sm_resp frames go to the session together
+        (``send_response_frames``): one call a commit, not one a response."""
         committer = self._ctx.router.committer
         assert committer is not None
+        committed, failed = committer.committed, committer.failed_batches
         deferred = self._deferred
         session = self._session
+        frames: list[bytes] = []
         while deferred:
             ticket, response = deferred[0]
-            if ticket in committer.failed_batches:
+            if ticket in failed:
                 # Not stored: the message was withdrawn, and the ESME must submit it again.
-                deferred.popleft()
                 response = _refused(response)
-            elif ticket <= committer.committed:
-                deferred.popleft()
-            else:
+            elif ticket > committed:
                 committer.wait(self._on_commit)
-                return
+                break
+            deferred.popleft()
             if isinstance(response, bytes):
-                session.send_response_frame(response)
+                frames.append(response)
             else:
+                session.send_response_frames(frames)  # those before it, first
+                frames = []
                 session.send_response(response)
+        if frames:
+            session.send_response_frames(frames)
 
     def _on_response(self, response: Pdu, context: object) -> None:
         if not isinstance(context, OutboxItem):
