@@ -15,13 +15,13 @@ are plain functions over a connection, run by one of two writers with the same m
   GIL back from the busy loop after each system call (measured: 10-15 % of the daemon's CPU
   a message, and longer commits). Its other calls come from threads and block.
 
-The child is the parent's servant: it reads requests on its stdin and answers each on its
-stdout (each a 4-octet length, then the request as ``encode_request`` makes it, or the
-answer's pickle), ignores SIGINT and SIGTERM (the daemon stops it
-after its last write), and exits when its stdin closes, which is also what happens when the
-daemon is killed: a write already sent is committed or not, as SQLite decides, and no
-ESME_ROK was sent for it yet. A child that dies is started again at the next request; the
-request that met the death fails with ``StoreError`` (the batch is written again later).
+The child is the parent's servant: it reads requests on its stdin (``encode_request``) and
+answers each on its stdout (a 4-octet length, then a pickle), ignores SIGINT and SIGTERM (the
+daemon stops it after its last write), and exits when its stdin closes, which is also what
+happens when the daemon is killed: a write already sent is committed or not, as SQLite
+decides, and no ESME_ROK was sent for it yet. A child that dies is started again at the next
+request; the request that met the death fails with ``StoreError`` (the batch is written again
+later).
 Whatever the child prints on its stderr (a traceback before it dies, a failed checkpoint) is
 logged line by line as ``store_writer_output`` events, never passed through raw. The child
 checkpoints the WAL itself, after answering, never inside a batch's COMMIT
@@ -269,11 +269,12 @@ def encode_request(request: tuple[Any, ...]) -> bytes:
     how the rest is encoded, then the rest.
 
     ``marshal`` when it takes every value, which a batch of plain messages is made of (str,
-    int, float, bytes, None, lists and tuples of them): 2.4 times faster than pickle on the
-    benchmark's batches (0.55 against 1.33 microseconds a message, on the event loop). It
-    refuses anything else (a ``ConcatPart``, an enum member, a ``NamedTuple``), and then the
-    request is pickled. Both ends are the same Python (``sys.executable``), which is what
-    marshal's format asks for.
+    int, float, bytes, None, lists and tuples of them): on the batches captured under the
+    ``normal`` benchmark it takes 0.64-0.67 microseconds a message on the event loop where
+    pickle took 1.18-1.44 (whole batches; pickle's memo grows with them). It refuses anything
+    else (a ``ConcatPart``, an enum member, a ``NamedTuple``), and then the request is
+    pickled. Both ends are the same Python (``sys.executable``), which is what marshal's
+    format asks for, and the child trusts its parent's pipe as it did with pickle.
     """
     try:
         tag, data = _MARSHALLED, marshal.dumps(request)
