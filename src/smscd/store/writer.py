@@ -273,8 +273,11 @@ def encode_request(request: tuple[Any, ...]) -> bytes:
     ``normal`` benchmark it takes 0.64-0.67 microseconds a message on the event loop where
     pickle took 1.18-1.44 (whole batches; pickle's memo grows with them). It refuses anything
     else (a ``ConcatPart``, an enum member, a ``NamedTuple``), and then the request is
-    pickled. Both ends are the same Python (``sys.executable``), which is what marshal's
-    format asks for, and the child trusts its parent's pipe as it did with pickle.
+    pickled. A ``bytearray`` arrives as ``bytes``: both bind as a BLOB (rows built on the
+    event loop, at start-up and shutdown, then take sqlite3's adapter lookup; the writer's
+    own rows, the hot path, do not). Both ends are the same Python (``sys.executable``),
+    which is what marshal's format asks for, and the child trusts its parent's pipe as it
+    did with pickle.
     """
     try:
         tag, data = _MARSHALLED, marshal.dumps(request)
