@@ -21,7 +21,7 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from smscd.message import Address, ConcatPart
+from smscd.message import Address, ConcatPart, Message
 from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
 from smscd.status import Code
@@ -43,6 +43,12 @@ from .conftest import T0, MakeMessage, OpenStore
 
 def flush(store: SqliteStore) -> None:
     store.write_batch(store.take_batch())
+
+
+def record_status(store: SqliteStore, message: Message, code: int, at: float) -> None:
+    """A status change as the router makes it: recorded, then handed to the store."""
+    message.record(code, at)
+    store.update_status(message, at)
 
 
 def process_store(open_store: OpenStore) -> tuple[SqliteStore, ProcessWriter]:
@@ -569,8 +575,7 @@ def test_a_batch_is_marshalled_unless_it_holds_a_value_marshal_refuses(
     message = make_message(1)
     store.add(message)
     flush(store)
-    message.record(Code.DELIVERED_TO_HANDSET, T0 + 5)
-    store.update_status(message, T0 + 5)
+    record_status(store, message, Code.DELIVERED_TO_HANDSET, T0 + 5)
     store.put_outbox("1:final", "acme", b"\x00pdu", message.message_id, True)
     store.ack_outbox("0:final")
     store.set_state("ids.high_water", "1")
@@ -604,8 +609,7 @@ async def test_rows_built_by_the_writer_process_store_every_field(
     for message in (plain, odd, unnumbered):
         store.add(message)
     await write_in_loop(store)
-    plain.record(Code.DELIVERED_TO_HANDSET, T0 + 5)
-    store.update_status(plain, T0 + 5)
+    record_status(store, plain, Code.DELIVERED_TO_HANDSET, T0 + 5)
     await write_in_loop(store)  # the status row, also built by the child
     reader = open_store()
     for message in (plain, odd, unnumbered):
@@ -626,8 +630,7 @@ async def test_a_batch_without_snapshot_is_written_as_taken(
     store.add(first)
     store.add(second)
     flush(store)
-    second.record(Code.QUEUED, T0 + 3)
-    store.update_status(second, T0 + 3)
+    record_status(store, second, Code.QUEUED, T0 + 3)
     store.add(make_message(3))
     request = store.start_batch(store.take_batch(snapshot=False))
     for message in (second, store.get(make_message(3).message_id)):
@@ -761,8 +764,7 @@ def test_a_status_change_after_the_whole_row_rewrites_the_status_only(
     m.record(Code.DELIVERED_TO_GSM, T0 + 2)
     store.update_status(m, T0 + 2)  # while the whole row is being written
     store.write_batch(first)
-    m.record(Code.DELIVERED_TO_HANDSET, T0 + 3)
-    store.update_status(m, T0 + 3)
+    record_status(store, m, Code.DELIVERED_TO_HANDSET, T0 + 3)
     second = store.take_batch()
     assert not second.messages and list(second.statuses) == [m.message_id]
     assert second.status_rows == [
@@ -783,8 +785,7 @@ def test_a_whole_update_wins_over_a_status_change(
     m = make_message(1)
     store.add(m)
     flush(store)
-    m.record(Code.SENDING, T0 + 1)
-    store.update_status(m, T0 + 1)
+    record_status(store, m, Code.SENDING, T0 + 1)
     m.text = "replaced"  # replace_sm changes more than the status: a whole row
     store.update(m, T0 + 1)
     batch = store.take_batch()
@@ -802,8 +803,7 @@ def test_a_failed_batch_put_back_keeps_each_row_whole_or_narrow(
     store.add(m)
     if failed == "status":
         flush(store)
-        m.record(Code.SENDING, T0 + 1)
-        store.update_status(m, T0 + 1)
+        record_status(store, m, Code.SENDING, T0 + 1)
     batch = store.take_batch()
     m.record(Code.DELIVERED_TO_HANDSET, T0 + 2)
     store.update_status(m, T0 + 2)  # meanwhile
@@ -825,8 +825,7 @@ def test_status_rows_with_a_sqlite_older_than_update_from(
     m = make_message(1)
     store.add(m)
     flush(store)
-    m.record(Code.DELIVERED_TO_HANDSET, T0 + 1)
-    store.update_status(m, T0 + 1)
+    record_status(store, m, Code.DELIVERED_TO_HANDSET, T0 + 1)
     statements: list[str] = []
     thread_writer = store._write
     assert isinstance(thread_writer, ThreadWriter)

@@ -53,6 +53,7 @@ __all__ = [
     "StatusRow",
     "message_fields",
     "message_from_row",
+    "message_number",
     "message_record",
     "message_row",
     "outbox_row",
@@ -197,20 +198,24 @@ message_fields: Final[Callable[[Message], MessageFields]] = operator.attrgetter(
 )
 
 
+def message_number(message_id: str) -> int | None:
+    """The id as the ``num`` column stores it: its value when it is decimal and fits SQLite's
+    INTEGER with every digit count (18 digits), else None."""
+    if message_id.isascii() and message_id.isdigit() and len(message_id) <= _MAX_NUM_DIGITS:
+        return int(message_id)
+    return None
+
+
 def row_from_fields(fields: MessageFields) -> MessageRow:
     """The row, in ``MESSAGE_COLUMNS`` order, for a message's ``message_fields``, to bind
     (see the module text: no ``None``, no ``bytes``)."""
     message_id = fields[0]
-    num: int | float = (
-        int(message_id)
-        if message_id.isascii() and message_id.isdigit() and len(message_id) <= _MAX_NUM_DIGITS
-        else NULL
-    )
+    num = message_number(message_id)
     text, validity_deadline, scheduled_time = fields[15], fields[17], fields[18]
     done_time, concat, concat_text, carrier = fields[21:25]
     return (
         message_id,
-        num,
+        NULL if num is None else num,
         *fields[1:8],  # system_id, then source and destination: ton, npi, addr
         bytearray(fields[8]),  # payload
         *fields[9:15],  # submit_time, data_coding, esm_class, ... priority_flag

@@ -71,6 +71,7 @@ from smscd.store.rows import (
     OutboxEntry,
     message_fields,
     message_from_row,
+    message_number,
     message_record,
     message_row,
     status_fields,
@@ -505,8 +506,8 @@ class SqliteStore:
         return self._state.get(key)
 
     def max_message_id(self) -> int | None:
-        """The largest decimal message id stored or waiting to be written, or None when there
-        is none.
+        """The largest message id stored or waiting to be written, as the ``num`` column counts
+        ids (``message_number``), or None when there is none.
 
         Looked up when asked (the daemon asks once, at start-up) rather than kept by ``add``,
         where it was an ``int`` a message on the event loop. Ids purged from disk no longer
@@ -520,15 +521,8 @@ class SqliteStore:
         unwritten = [self._dirty]
         if self._inflight is not None:
             unwritten.append(self._inflight.messages)
-        numbers = [
-            int(message_id)
-            for messages in unwritten
-            for message_id in messages
-            if message_id.isascii() and message_id.isdigit()
-        ]
-        if stored is not None:
-            numbers.append(stored)
-        return max(numbers, default=None)
+        numbers = [message_number(message_id) for messages in unwritten for message_id in messages]
+        return max((n for n in (stored, *numbers) if n is not None), default=None)
 
     def open_concat_parts(self, since: float) -> list[Message]:
         """The stored parts of concatenated messages whose set was not complete when they
