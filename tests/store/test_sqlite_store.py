@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import io
 import json
+import marshal
 import os
 import select
 import shutil
@@ -585,6 +586,8 @@ def test_a_batch_is_marshalled_unless_it_holds_a_value_marshal_refuses(
         request = ("write", *store._batch_rows(store.take_batch(snapshot=False)))
         framed = encode_request(request)
         assert framed[4:5] == encoding
+        if encoding == b"M":  # format 2: no back-references (see _MARSHAL_VERSION)
+            assert framed[5:] == marshal.dumps(request, 2) != marshal.dumps(request)
         assert struct.unpack(">I", framed[:4]) == (len(framed) - 4,)
         assert decode_request(framed[4:]) == request
 

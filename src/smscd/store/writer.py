@@ -262,25 +262,33 @@ CHECKPOINT_AT_LATEST: Final = 64
 # encode_request's first octet: how the rest is encoded.
 _MARSHALLED: Final = b"M"
 _PICKLED: Final = b"P"
+# marshal's format 2, not the newest (4): from format 3 on, every object seen twice is
+# written once and referred to after, which costs a hash table lookup for each object with
+# more than one reference (most values of a message). In the daemon under the normal
+# benchmark, alternating the two batch by batch: 0.89-1.02 microseconds a message with
+# format 2, 1.30-1.33 with format 4 (offline, on warm captured batches, the order is
+# reversed: 0.74 against 0.65; the daemon's objects are not in the cache). The child's
+# loads takes about 0.17 microseconds more, on the other core; a request is 18 % larger.
+_MARSHAL_VERSION: Final = 2
 
 
 def encode_request(request: tuple[Any, ...]) -> bytes:
     """A request for the writer process, framed: a 4-octet length, then one octet that says
     how the rest is encoded, then the rest.
 
-    ``marshal`` when it takes every value, which a batch of plain messages is made of (str,
-    int, float, bytes, None, lists and tuples of them): on the batches captured under the
-    ``normal`` benchmark it takes 0.64-0.67 microseconds a message on the event loop where
-    pickle took 1.18-1.44 (whole batches; pickle's memo grows with them). It refuses anything
-    else (a ``ConcatPart``, an enum member, a ``NamedTuple``), and then the request is
-    pickled. A ``bytearray`` arrives as ``bytes``: both bind as a BLOB (rows built on the
-    event loop, at start-up and shutdown, then take sqlite3's adapter lookup; the writer's
-    own rows, the hot path, do not). Both ends are the same Python (``sys.executable``),
-    which is what marshal's format asks for, and the child trusts its parent's pipe as it
-    did with pickle.
+    ``marshal`` (format ``_MARSHAL_VERSION``) when it takes every value, which a batch of
+    plain messages is made of (str, int, float, bytes, None, lists and tuples of them): on
+    the batches captured under the ``normal`` benchmark, marshal took 0.64-0.67 microseconds
+    a message where pickle took 1.18-1.44 (whole batches, offline; pickle's memo grows with
+    them). It refuses anything else (a ``ConcatPart``, an enum member, a ``NamedTuple``),
+    and then the request is pickled. A ``bytearray`` arrives as ``bytes``: both bind as a
+    BLOB (rows built on the event loop, at start-up and shutdown, then take sqlite3's adapter
+    lookup; the writer's own rows, the hot path, do not). Both ends are the same Python
+    (``sys.executable``), which is what marshal's format asks for, and the child trusts its
+    parent's pipe as it did with pickle.
     """
     try:
-        tag, data = _MARSHALLED, marshal.dumps(request)
+        tag, data = _MARSHALLED, marshal.dumps(request, _MARSHAL_VERSION)
     except ValueError:  # a value marshal does not take
         tag, data = _PICKLED, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     return b"".join((_LENGTH.pack(len(data) + 1), tag, data))
