@@ -21,10 +21,9 @@ daemon stops it after its last write), and exits when its stdin closes, which is
 happens when the daemon is killed: a write already sent is committed or not, as SQLite
 decides, and no ESME_ROK was sent for it yet. A child that dies is started again at the next
 request; the request that met the death fails with ``StoreError`` (the batch is written again
-later).
-Whatever the child prints on its stderr (a traceback before it dies, a failed checkpoint) is
-logged line by line as ``store_writer_output`` events, never passed through raw. The child
-checkpoints the WAL itself, after answering, never inside a batch's COMMIT
+later). Whatever the child prints on its stderr (a traceback before it dies, a failed
+checkpoint) is logged line by line as ``store_writer_output`` events, never passed through
+raw. The child checkpoints the WAL itself, after answering, never inside a batch's COMMIT
 (``_checkpoint_due``).
 """
 
