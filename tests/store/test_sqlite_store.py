@@ -516,6 +516,15 @@ def test_the_writer_process_ignores_the_signals_the_daemon_handles(
         os.kill(child, 0)  # gone once its store is closed
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_the_writer_process_runs_as_batch_work(open_store: OpenStore) -> None:
+    """Its wake-ups must not preempt the event loop (writer._schedule_as_batch_work)."""
+    _, writer = process_store(open_store)
+    assert writer.pid is not None
+    assert os.sched_getscheduler(writer.pid) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the daemon's own process is not
+
+
 def test_writer_kind_must_be_known(store_path: Path) -> None:
     with pytest.raises(ValueError, match="writer"):
         SqliteStore(store_path, retention=1, max_finished=1, writer="fork")  # type: ignore[arg-type]

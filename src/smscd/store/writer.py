@@ -17,8 +17,9 @@ are plain functions over a connection, run by one of two writers with the same m
 
 The child is the parent's servant: it reads requests on its stdin (``encode_request``) and
 answers each on its stdout (a 4-octet length, then a pickle), ignores SIGINT and SIGTERM (the
-daemon stops it after its last write), and exits when its stdin closes, which is also what
-happens when the daemon is killed: a write already sent is committed or not, as SQLite
+daemon stops it after its last write), runs as batch work so that its wake-ups do not preempt
+the event loop (``_schedule_as_batch_work``), and exits when its stdin closes, which is also
+what happens when the daemon is killed: a write already sent is committed or not, as SQLite
 decides, and no ESME_ROK was sent for it yet. A child that dies is started again at the next
 request; the request that met the death fails with ``StoreError`` (the batch is written again
 later). Whatever the child prints on its stderr (a traceback before it dies, a failed
@@ -629,10 +630,28 @@ def serve(path: str, synchronous: str, busy_timeout: float) -> None:
     # signal sent to the whole process group must not end it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _schedule_as_batch_work()
     # Requests are read unbuffered, so that a look at the pipe (_checkpoint_due) sees all
     # that has arrived.
     with open(0, "rb", buffering=0, closefd=False) as requests:
         _serve(requests, sys.stdout.buffer, path, synchronous, busy_timeout)
+
+
+def _schedule_as_batch_work() -> None:
+    """Ask the kernel to schedule this process as batch work (Linux's ``SCHED_BATCH``): the
+    same share of the CPU as any other process, but its wake-ups do not preempt the task
+    running on that CPU.
+
+    The child wakes for every batch the event loop hands it, and as a normal task it took the
+    event loop's core from under it: under the ``normal`` benchmark the daemon was preempted
+    about 300 times a second (about 16 times with this), and a window-1 submit's p99 went from
+    1.4-1.6 to 1.7-1.9 ms (the worst from 4 to 27-106 ms). It also stops it from preempting
+    the ESMEs on its own core (the load generator, on this machine). Elsewhere (no such
+    policy) or where it is refused, the child runs as a normal process: only the timing
+    differs.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def _serve(
