@@ -54,6 +54,7 @@ from smscd.durability import Committer, clock_state, resumed_clock
 from smscd.logs import lifecycle_logger
 from smscd.message import MessageIdGenerator
 from smscd.outbox import Outboxes, OutboxItem
+from smscd.receipt import receipt_request
 from smscd.router import Router
 from smscd.routing import Route, RouteTable
 from smscd.scenario_player import ScenarioProgress, play_scenario
@@ -278,6 +279,20 @@ class Daemon:
                 if account is not None:
                     account.queued += 1  # owed to the ESME until acknowledged
             self.outboxes.put(item)
+            receipts += 1
+        # Final receipts owed by their message rows, rebuilt as they were first sent.
+        for message in store.owed_receipts():
+            try:
+                request = receipt_request(message, message.status)
+            except ValueError:  # a field that does not fit the wire, as when first built
+                log.warning("receipt_unbuildable", message_id=message.message_id)
+                continue
+            account = self.accounts.get(message.system_id)
+            if account is not None:
+                account.queued += 1  # owed to the ESME until acknowledged
+            self.outboxes.put(
+                OutboxItem(message.system_id, request, message.message_id, final=True)
+            )
             receipts += 1
         lifecycle.info(
             "store_resumed",

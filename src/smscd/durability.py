@@ -11,7 +11,8 @@ on a worker thread. Two things wait for a commit:
   the submit_sm_resp until `committed` reaches it, so an ESME is never told ESME_ROK for a
   message that a crash could still lose;
 - a deliver_sm (receipt or MO): it is `hold`-ed and reaches its outbox only once the row
-  that remembers it is on disk, so a receipt the ESME saw is never produced twice.
+  that remembers it (its outbox row; for a final receipt, its message's final status) is on
+  disk, so a receipt the ESME saw is never produced twice.
 
 A batch starts as soon as someone waits for it and the writer is free: a connection calls
 `dispatch` right after the chunk of submits it read, and the writing task (or thread) marks the
@@ -315,7 +316,8 @@ class Committer:
         kept: list[OutboxItem] = []
         for item in held + self._held:
             if item.message_id in withdrawn:
-                self.store.ack_outbox(item.key)
+                if item.key:  # a final receipt has no row of its own: it goes with its message
+                    self.store.ack_outbox(item.key)
             else:
                 kept.append(item)
         self._held = kept

@@ -541,7 +541,7 @@ class Router:
             self._emit(message, code, intermediate=True)
 
     def _finished(self, message: Message) -> None:
-        if _wants_final_receipt(message.registered_delivery, message.status):
+        if wants_final_receipt(message.registered_delivery, message.status):
             # Still owed to the ESME: it counts against max_queued until acknowledged, so an
             # ESME that cannot keep up with receipts meets ESME_RMSGQFUL instead of growing
             # the daemon's memory without bound.
@@ -551,17 +551,18 @@ class Router:
 
     def _emit(self, message: Message, code: int, *, intermediate: bool) -> None:
         request = receipt_request(message, code, intermediate=intermediate)
-        if self.committer is None:
-            self.outboxes.put(
-                OutboxItem(message.system_id, request, message.message_id, final=not intermediate)
-            )
+        committer = self.committer
+        if committer is not None and intermediate:
+            key = f"{message.message_id}:{code}"
+            self._deliver(OutboxItem(message.system_id, request, message.message_id, key=key))
             return
-        key = f"{message.message_id}:{code}" if intermediate else f"{message.message_id}:final"
-        self._deliver(
-            OutboxItem(
-                message.system_id, request, message.message_id, final=not intermediate, key=key
-            )
-        )
+        item = OutboxItem(message.system_id, request, message.message_id, final=not intermediate)
+        if committer is None:
+            self.outboxes.put(item)
+        else:
+            # A final receipt needs no outbox row in the durable store: the message's final
+            # status, in the same batch, says it is owed (SqliteStore: "Receipts").
+            committer.hold(item)
 
     def _deliver(self, item: OutboxItem) -> None:
         """Into the outbox now, or, with a durable store, once its row is committed."""
@@ -575,8 +576,12 @@ class Router:
 
     def receipt_acknowledged(self, item: OutboxItem) -> None:
         """The ESME answered a deliver_sm with ESME_ROK: a final receipt ends the message's work."""
-        if self.committer is not None and item.key:
-            self.committer.store.ack_outbox(item.key)
+        committer = self.committer
+        if committer is not None:
+            if item.key:
+                committer.store.ack_outbox(item.key)
+            elif item.final and item.message_id is not None:
+                committer.store.ack_receipt(item.message_id)
         if item.final:
             self._release_one(item.system_id)
 
@@ -705,7 +710,7 @@ def _message_times(
     return validity, scheduled
 
 
-def _wants_final_receipt(registered_delivery: int, code: int) -> bool:
+def wants_final_receipt(registered_delivery: int, code: int) -> bool:
     """SMPP 3.4 §5.2.17 bits 1..0: 1 always, 2 on failure; SMPP 5.0's 3 on success only."""
     request = registered_delivery & RegisteredDelivery.RECEIPT_MASK
     if request == 0:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from smscd.status import Code
 from smscd.store.rows import message_row
 from smscd.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, user_version
 from smscd.store.sqlite import StoreError, StoreVersionError
@@ -65,6 +66,35 @@ def test_messages_written_at_version_1_survive_the_upgrade(
     store = open_store()
     assert list(store.pending()) == [message]
     store.set_state("after", "upgrade")  # the tables of step 2 exist
+    store.close()
+
+
+def test_receipts_owed_before_version_4_stay_in_the_outbox(
+    store_path: Path, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    """Before step 4 an owed final receipt was an outbox row: after the upgrade it is not
+    owed a second time by its message, while a message still pending then owes its receipt
+    the new way once final."""
+    old_file(store_path, 3)
+    done = make_message(1, registered_delivery=1)
+    done.record(Code.DELIVERED_TO_HANDSET, done.submit_time + 1)
+    pending = make_message(2, registered_delivery=1)
+    with closing(sqlite3.connect(store_path)) as connection, connection:
+        for message in (done, pending):
+            row = message_row(message)
+            connection.execute(f"INSERT INTO messages VALUES ({', '.join('?' * len(row))})", row)
+        connection.execute(
+            "INSERT INTO outbox VALUES (1, ?, 'acme', x'00', ?, 1)",
+            (f"{done.message_id}:final", done.message_id),
+        )
+    store = open_store()
+    assert store.owed_receipts() == []
+    assert [r.key for r in store.load_outbox()] == [f"{done.message_id}:final"]
+    [resumed] = list(store.pending())
+    resumed.record(Code.EXPIRED, resumed.submit_time + 2)
+    store.update_status(resumed, resumed.submit_time + 2)
+    store.write_batch(store.take_batch())
+    assert [m.message_id for m in store.owed_receipts()] == [pending.message_id]
     store.close()
 
 

@@ -23,11 +23,13 @@ import trio
 from structlog.testing import capture_logs
 
 from smscd.message import Address, ConcatPart, Message
+from smscd.router import wants_final_receipt
 from smscd.smpp.codec import decode, encode
 from smscd.smpp.pdus import DeliverSm
-from smscd.status import Code
+from smscd.status import Code, is_final
 from smscd.store import writer as writer_module
 from smscd.store.rows import pack_history
+from smscd.store.schema import RECEIPT_OWED
 from smscd.store.sqlite import SqliteStore, StoreError
 from smscd.store.writer import (
     CHECKPOINT_AFTER,
@@ -84,7 +86,14 @@ def test_changes_wait_for_the_batch(open_store: OpenStore, make_message: MakeMes
     store.update(m, T0 + 1)
     store.write_batch(batch)
     assert reader.get(m.message_id) is not None
-    assert reader.counts() == {"messages": 1, "pending": 1, "finished": 0, "outbox": 1, "state": 1}
+    assert reader.counts() == {
+        "messages": 1,
+        "pending": 1,
+        "finished": 0,
+        "outbox": 1,
+        "state": 1,
+        "receipts_owed": 0,
+    }
     assert store.changes == 1
     store.close()  # close writes the rest
 
@@ -321,6 +330,104 @@ def finish(store: SqliteStore, make_message: MakeMessage, n: int, done: float) -
     store.update(m, done)
 
 
+def owed(store: SqliteStore) -> list[str]:
+    return [m.message_id for m in store.owed_receipts()]
+
+
+def test_a_final_receipt_is_owed_by_its_message_until_acknowledged(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    """No outbox row: the final status says the receipt is owed, ack_receipt ends it, and
+    purge keeps the message meanwhile (the receipt is rebuilt from it after a restart)."""
+    store = open_store(retention=100.0)
+    m = make_message(1, registered_delivery=1)
+    store.add(m)
+    flush(store)
+    assert owed(store) == []  # not final yet
+    record_status(store, m, Code.DELIVERED_TO_HANDSET, T0 + 10)
+    flush(store)
+    assert owed(store) == [m.message_id]
+    assert store.counts()["receipts_owed"] == 1 and store.counts()["outbox"] == 0
+    assert store.purge(T0 + 1000) == 0  # long past retention, but owed
+    store.ack_receipt(m.message_id)
+    assert store.changes == 1
+    assert owed(store) == [m.message_id]  # until the batch is written
+    flush(store)
+    assert owed(store) == [] and store.counts()["receipts_owed"] == 0
+    store.update(m, T0 + 20)  # the whole row written again: the acknowledgement stays
+    flush(store)
+    assert owed(store) == []
+    assert store.purge(T0 + 1000) == 1
+
+
+@pytest.mark.parametrize(
+    ("registered_delivery", "code", "is_owed"),
+    [
+        (0, Code.DELIVERED_TO_HANDSET, False),
+        (1, Code.DELIVERED_TO_HANDSET, True),
+        (1, Code.EXPIRED, True),
+        (2, Code.DELIVERED_TO_HANDSET, False),  # on failure only
+        (2, Code.UNKNOWN_SUBSCRIBER, True),
+        (3, Code.DELIVERED_TO_HANDSET, True),  # SMPP 5.0: on success only
+        (3, Code.EXPIRED, False),
+        (0x11, Code.CANCELED, True),  # bits above 1..0 do not matter
+    ],
+)
+def test_which_final_messages_owe_a_receipt(
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    registered_delivery: int,
+    code: Code,
+    is_owed: bool,
+) -> None:
+    store = open_store(retention=100.0)
+    m = make_message(1, registered_delivery=registered_delivery)
+    store.add(m)
+    m.record(code, T0 + 10)
+    store.update(m, T0 + 10)
+    flush(store)
+    assert owed(store) == ([m.message_id] if is_owed else [])
+    assert store.purge(T0 + 1000) == (0 if is_owed else 1)
+
+
+def test_the_owed_rule_in_sql_is_the_routers() -> None:
+    """schema.RECEIPT_OWED and router.wants_final_receipt give the same answer for every
+    registered_delivery and every final code."""
+    finals = [code for code in Code if is_final(code)]
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        connection.execute(
+            "CREATE TABLE messages (registered_delivery, status, done_time, receipt_acked)"
+        )
+        connection.executemany(
+            "INSERT INTO messages VALUES (?, ?, 1.0, 0)",
+            [(rd, int(code)) for rd in range(256) for code in finals],
+        )
+        found = set(
+            connection.execute(
+                f"SELECT registered_delivery, status FROM messages WHERE {RECEIPT_OWED}"
+            ).fetchall()
+        )
+    expected = {
+        (rd, int(code)) for rd in range(256) for code in finals if wants_final_receipt(rd, code)
+    }
+    assert found == expected and 0 < len(expected) < 256 * len(finals)
+
+
+def test_an_acknowledgement_in_a_failed_batch_is_written_by_the_next(
+    open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store()
+    m = make_message(1, registered_delivery=1)
+    store.add(m)
+    record_status(store, m, Code.DELIVERED_TO_HANDSET, T0 + 10)
+    flush(store)
+    store.ack_receipt(m.message_id)
+    store.requeue(store.take_batch())  # as after a failed write
+    assert owed(store) == [m.message_id]
+    flush(store)
+    assert owed(store) == []
+
+
 def test_purge_removes_old_finished_messages_from_disk(
     open_store: OpenStore, make_message: MakeMessage
 ) -> None:
@@ -337,6 +444,7 @@ def test_purge_removes_old_finished_messages_from_disk(
         "finished": 3,
         "outbox": 0,
         "state": 0,
+        "receipts_owed": 0,
     }
     assert store.purge(T0 + 250) == 0
 
@@ -416,6 +524,7 @@ def test_the_writer_process_writes_what_the_thread_would(
         "finished": 0,
         "outbox": 150,
         "state": 1,
+        "receipts_owed": 0,
     }
     assert [m.message_id for m in again.pending()] == [
         make_message(n).message_id for n in range(0, 300, 3)

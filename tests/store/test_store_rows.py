@@ -104,7 +104,10 @@ def test_the_row_has_a_column_for_every_field() -> None:
 
 # One table for the whole run: each example writes and reads its own row.
 _TABLE = open_writer(":memory:", synchronous="OFF", busy_timeout=0.0)
-_INSERT = f"INSERT OR REPLACE INTO messages VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+_INSERT = (
+    f"INSERT OR REPLACE INTO messages ({MESSAGE_COLUMN_LIST})"
+    f" VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+)
 
 
 @given(messages())

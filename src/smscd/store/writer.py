@@ -60,7 +60,7 @@ from smscd.store.rows import (
     row_from_fields,
     status_row_from_fields,
 )
-from smscd.store.schema import open_writer
+from smscd.store.schema import RECEIPT_OWED, open_writer
 
 __all__ = ["BatchRows", "ProcessWriter", "ThreadWriter", "Writer", "purge_slice", "write_rows"]
 
@@ -73,8 +73,10 @@ _UPSERT_STATE: Final = (
 # Purge deletes in slices, each its own transaction, so that a batch waiting for the writer
 # is held up by one slice, not by the whole purge.
 PURGE_SLICE: Final = 5_000
+# A message that still owes its final receipt stays: the receipt is rebuilt from it.
 _PURGE: Final = (
-    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE done_time < ? LIMIT ?)"
+    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE done_time < ?"
+    f" AND NOT {RECEIPT_OWED} LIMIT ?)"
 )
 
 # The most rows one statement carries: 256 rows of 28 columns stay well under SQLite's limit
@@ -94,9 +96,10 @@ class RowsStatement:
     prepared, and few GIL hand-overs.
     """
 
-    def __init__(self, template: str, width: int) -> None:
+    def __init__(self, template: str, width: int, *, constants: str = "") -> None:
         self._template = template  # "{values}" stands for the rows: (?, ...), (?, ...)
-        self._row = f"({', '.join('?' * width)})"
+        # constants: SQL values that end every row, the same for all (", 0").
+        self._row = f"({', '.join('?' * width)}{constants})"
         self._texts: dict[int, str] = {}
 
     def run(self, connection: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
@@ -119,12 +122,15 @@ class RowsStatement:
 
 
 # Upsert rather than insert-or-update by what the store believes is on disk: after a failed
-# batch that belief is wrong, and an upsert is right either way (measured: no slower).
+# batch that belief is wrong, and an upsert is right either way (measured: no slower). A new
+# row owes its final receipt until acknowledged (receipt_acked 0); a row written again keeps
+# what the disk says: an acknowledgement is never undone by a later write of the message.
 UPSERT_MESSAGES: Final = RowsStatement(
-    f"INSERT INTO messages ({MESSAGE_COLUMN_LIST}) VALUES {{values}}"
+    f"INSERT INTO messages ({MESSAGE_COLUMN_LIST}, receipt_acked) VALUES {{values}}"
     " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in MESSAGE_COLUMNS[1:]),
     len(MESSAGE_COLUMNS),
+    constants=", 0",
 )
 # A key put again keeps its place in the queue (seq), as a receipt put back after a refusal.
 UPSERT_OUTBOX: Final = RowsStatement(
@@ -142,12 +148,17 @@ UPDATE_STATUSES: Final = RowsStatement(
     4,
 )
 _UPDATE_STATUS: Final = "UPDATE messages SET status = ?, history = ?, done_time = ? WHERE id = ?"
+# The ESME acknowledged the final receipts of these messages.
+ACK_RECEIPTS: Final = RowsStatement(
+    "UPDATE messages SET receipt_acked = 1 WHERE id IN (VALUES {values})", 1
+)
 UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 class BatchRows(NamedTuple):
     """What one batch writes: message rows, status rows (messages already on disk), the
-    outbox changes (per key, the entry to put, or None to delete it), state values.
+    outbox changes (per key, the entry to put, or None to delete it), state values, the ids
+    of the messages whose final receipt was acknowledged.
 
     ``fields``: ``rows`` and ``statuses`` are ``message_fields`` and ``status_fields`` tuples,
     which ``write_rows`` turns into rows where it runs (a writer process: see
@@ -159,6 +170,7 @@ class BatchRows(NamedTuple):
     statuses: Sequence[tuple[Any, ...]]
     outbox: Mapping[str, OutboxEntry | None]
     state: Mapping[str, str]
+    acked: Sequence[str]
     fields: bool = False
 
 
@@ -184,6 +196,8 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
     outbox = batch.outbox
     UPSERT_OUTBOX.run(connection, [outbox_row(put) for put in outbox.values() if put is not None])
     DELETE_OUTBOX.run(connection, [(key,) for key, put in outbox.items() if put is None])
+    # After the rows: an acknowledged receipt's message may be written again in this batch.
+    ACK_RECEIPTS.run(connection, [(message_id,) for message_id in batch.acked])
     if batch.state:
         connection.executemany(_UPSERT_STATE, batch.state.items())
     connection.execute("COMMIT")
