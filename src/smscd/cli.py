@@ -478,7 +478,7 @@ def store_stats(config_path: Path | None, store_path: str | None, as_json: bool)
         return
     click.echo(opened.path)
     for key, value in counts.items():
-        click.echo(f"  {key:<10} {value}")
+        click.echo(f"  {key:<13} {value}")
 
 
 @store.command("vacuum")
