@@ -196,7 +196,7 @@ def write_rows(connection: sqlite3.Connection, batch: BatchRows) -> None:
     outbox = batch.outbox
     UPSERT_OUTBOX.run(connection, [outbox_row(put) for put in outbox.values() if put is not None])
     DELETE_OUTBOX.run(connection, [(key,) for key, put in outbox.items() if put is None])
-    # After the rows: an acknowledged receipt's message may be written again in this batch.
+    # In any order with the rows: a row written again keeps its receipt_acked (UPSERT_MESSAGES).
     ACK_RECEIPTS.run(connection, [(message_id,) for message_id in batch.acked])
     if batch.state:
         connection.executemany(_UPSERT_STATE, batch.state.items())
@@ -658,7 +658,7 @@ def _schedule_as_batch_work() -> None:
 
     The child wakes for every batch the event loop hands it, and as a normal task it took the
     event loop's core from under it: under the ``normal`` benchmark the daemon was preempted
-    about 300 times a second (about 16 times with this), and a window-1 submit's p99 went from
+    100-300 times a second (about 16 times with this), and a window-1 submit's p99 went from
     1.4-1.6 to 1.7-1.9 ms (the worst from 4 to 27-106 ms). It also stops it from preempting
     the ESMEs on its own core (the load generator, on this machine). Elsewhere (no such
     policy) or where it is refused, the child runs as a normal process: only the timing
