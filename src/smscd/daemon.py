@@ -253,9 +253,7 @@ class Daemon:
         pending = list(store.pending())
         committer = self.committer
         for message in pending:
-            account = self.accounts.get(message.system_id)
-            if account is not None:
-                account.queued += 1
+            self._count_queued(message.system_id)
             self.router.resume(message)
             if committer is not None:
                 committer.write_before_start(RESUME_BATCH)
@@ -263,36 +261,10 @@ class Daemon:
         parts = store.open_concat_parts(self.sim_now() - 2 * self.config.text.concat_timeout)
         self.router.resume_reassembly(parts)
         receipts = 0
-        for record in store.load_outbox():
-            try:
-                request = EncodedRequest.from_frame(record.pdu)
-            except (SmppError, ValueError):
-                request = None
-            if request is None or request.command_id != CommandId.DELIVER_SM:
-                log.warning("outbox_row_unreadable", key=record.key)
-                continue
-            item = OutboxItem(
-                record.system_id, request, record.message_id, final=record.final, key=record.key
-            )
-            if record.final:
-                account = self.accounts.get(record.system_id)
-                if account is not None:
-                    account.queued += 1  # owed to the ESME until acknowledged
+        for item in self._stored_deliveries(store):
+            if item.final:
+                self._count_queued(item.system_id)  # owed to the ESME until acknowledged
             self.outboxes.put(item)
-            receipts += 1
-        # Final receipts owed by their message rows, rebuilt as they were first sent.
-        for message in store.owed_receipts():
-            try:
-                request = receipt_request(message, message.status)
-            except ValueError:  # a field that does not fit the wire, as when first built
-                log.warning("receipt_unbuildable", message_id=message.message_id)
-                continue
-            account = self.accounts.get(message.system_id)
-            if account is not None:
-                account.queued += 1  # owed to the ESME until acknowledged
-            self.outboxes.put(
-                OutboxItem(message.system_id, request, message.message_id, final=True)
-            )
             receipts += 1
         lifecycle.info(
             "store_resumed",
@@ -302,6 +274,35 @@ class Daemon:
             deliveries_waiting=receipts,
             simulation_time=self.sim_now(),
         )
+
+    def _count_queued(self, system_id: str) -> None:
+        """A resumed message, or final receipt, counts against its account's max_queued."""
+        account = self.accounts.get(system_id)
+        if account is not None:
+            account.queued += 1
+
+    @staticmethod
+    def _stored_deliveries(store: SqliteStore) -> Iterator[OutboxItem]:
+        """The deliver_sm a restart sends again: the outbox's rows, then the final receipts
+        owed by their message rows, rebuilt as they were first sent."""
+        for record in store.load_outbox():
+            try:
+                request = EncodedRequest.from_frame(record.pdu)
+            except (SmppError, ValueError):
+                request = None
+            if request is None or request.command_id != CommandId.DELIVER_SM:
+                log.warning("outbox_row_unreadable", key=record.key)
+                continue
+            yield OutboxItem(
+                record.system_id, request, record.message_id, final=record.final, key=record.key
+            )
+        for message in store.owed_receipts():
+            try:
+                request = receipt_request(message, message.status)
+            except ValueError:  # a field that does not fit the wire, as when first built
+                log.warning("receipt_unbuildable", message_id=message.message_id)
+                continue
+            yield OutboxItem(message.system_id, request, message.message_id, final=True)
 
     def _save_state(self) -> None:
         """Put the clock and the id high-water mark in the next batch (when they changed)."""
